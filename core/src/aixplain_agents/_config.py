@@ -1,0 +1,135 @@
+"""Connection settings: where the service is and the key that opens it."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+
+from aixplain_agents._exceptions import ConfigurationError
+
+DEFAULT_BASE_URL = "https://platform-api.aixplain.com"
+API_KEY_ENV = "AIXPLAIN_API_KEY"
+BASE_URL_ENV = "AIXPLAIN_BASE_URL"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Return whether ``host`` names this machine (``localhost`` or a loopback IP)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """Return (scheme, host, port) of an absolute URL, with the default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class ConnectionSettings(BaseModel):
+    """The base URL of the aiXplain service and the API key sent to it.
+
+    The key is a ``SecretStr``: it shows as ``'**********'`` in reprs and dumps, and is
+    sent only to the origin of ``base_url``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+    allow_insecure_http: bool = False
+    request_timeout: float = 30.0
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if not secret.strip():
+            raise ValueError(
+                f"the API key is empty: set {API_KEY_ENV} or pass api_key="
+            )
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in secret):
+            raise ValueError(
+                "the API key contains whitespace or control characters; "
+                "copy it again without surrounding spaces or newlines"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"base URL {value!r} is not an absolute http(s) URL; "
+                f"use e.g. {DEFAULT_BASE_URL!r}"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(
+                f"base URL {value!r} must not contain credentials, a query or a "
+                "fragment; give only scheme, host, port and path"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("request_timeout")
+    @classmethod
+    def _check_request_timeout(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, got {value}")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        host = urlsplit(self.base_url).hostname or ""
+        insecure = self.base_url.startswith("http://")
+        if insecure and not is_loopback_host(host) and not self.allow_insecure_http:
+            raise ConfigurationError(
+                f"base URL {self.base_url!r} uses plain http on a non-loopback host, "
+                "which would send the API key unencrypted; use https, or pass "
+                "allow_insecure_http=True if the network is trusted"
+            )
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """(scheme, host, port) of the base URL: the only origin that gets the key."""
+        return origin_of(self.base_url)
+
+    @classmethod
+    def from_env(
+        cls,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> ConnectionSettings:
+        """Build settings from explicit arguments, falling back to the environment.
+
+        Reads ``AIXPLAIN_API_KEY`` and ``AIXPLAIN_BASE_URL`` for arguments left as
+        ``None``. Raises :class:`ConfigurationError` naming the missing or invalid value.
+        """
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        if key is None:
+            raise ConfigurationError(
+                f"no API key: set the {API_KEY_ENV} environment variable or pass "
+                "api_key="
+            )
+        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        return build_settings(api_key=key, base_url=url, **options)
+
+
+def build_settings(**fields: Any) -> ConnectionSettings:
+    """Validate ``fields`` into settings, turning pydantic errors into ConfigurationError."""
+    try:
+        return ConnectionSettings(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise ConfigurationError(f"invalid connection settings: {problems}") from None

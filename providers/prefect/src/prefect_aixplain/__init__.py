@@ -1,0 +1,1 @@
+"""aiXplain agents for Prefect."""
