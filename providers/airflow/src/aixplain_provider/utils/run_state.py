@@ -1,0 +1,74 @@
+"""The submitted run of a task, kept in the task state store so retries resume it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aixplain_agents import SubmittedRun
+
+STATE_KEY = "aixplain_run"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """The run a task is waiting on, and the Unix time its overall deadline ends."""
+
+    agent_id: str
+    request_id: str
+    poll_url: str
+    deadline: float
+
+    def submitted_run(self) -> SubmittedRun:
+        """Return the core's handle for this run, to resume polling it."""
+        return SubmittedRun(
+            agent_id=self.agent_id, request_id=self.request_id, poll_url=self.poll_url
+        )
+
+
+class RunState:
+    """Read and write the task's :class:`StoredRun` in ``context["task_state_store"]``.
+
+    The task state store (Airflow 3.3+) survives task retries and is also readable in
+    ``execute_complete``. Without it, every method is a no-op and a retry submits a
+    new run.
+
+    :param context: the task's execution context.
+    :param log: logger that receives the one warning about a missing store.
+    """
+
+    def __init__(self, context: Any, log: logging.Logger) -> None:
+        self._store = context.get("task_state_store")
+        if self._store is None:
+            log.warning(
+                "The task state store is not available (it needs Airflow 3.3 or "
+                "later), so a retry of this task submits a new aiXplain run"
+            )
+
+    @property
+    def available(self) -> bool:
+        """Whether the task state store exists in this Airflow version."""
+        return self._store is not None
+
+    def load(self) -> StoredRun | None:
+        """Return the stored run, or None if there is none or it is unreadable."""
+        if self._store is None:
+            return None
+        value = self._store.get(STATE_KEY)
+        if not isinstance(value, dict):
+            return None
+        try:
+            return StoredRun(**value)
+        except TypeError:
+            return None
+
+    def save(self, run: StoredRun) -> None:
+        """Store ``run``, replacing any earlier one."""
+        if self._store is not None:
+            self._store.set(STATE_KEY, asdict(run))
+
+    def clear(self) -> None:
+        """Forget the stored run, so the next try or a manual clear submits afresh."""
+        if self._store is not None:
+            self._store.delete(STATE_KEY)
