@@ -7,6 +7,7 @@ that an earlier try submitted instead of posting it again (see ``_ledger``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -220,7 +221,9 @@ async def run_agent(
     )
     chain = [agent_id, *fallbacks]
     key = build_artifact_key(artifact_key or f"aixplain-{agent_id}")
-    ledger = SubmissionLedger.for_current_task()
+    ledger = SubmissionLedger.for_current_task(
+        json.dumps([chain, request.model_dump(mode="json"), key], sort_keys=True)
+    )
     limits = RunLimits(concurrency_limit, rate_limit, strict_limits)
 
     async with limited(limits), block.get_async_client() as client:
