@@ -103,8 +103,12 @@ def aixplain_agent_task(
 
     :param python_callable: the function to decorate.
     """
+    # The function's return value is the query, not the task's output, so a dict
+    # return annotation must not turn on multiple_outputs.
+    multiple_outputs = kwargs.pop("multiple_outputs", False)
     return task_decorator_factory(
         python_callable=python_callable,
+        multiple_outputs=multiple_outputs,
         decorated_operator_class=_AixplainAgentDecoratedOperator,
         **kwargs,
     )
