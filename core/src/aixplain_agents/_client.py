@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -359,6 +360,7 @@ class AsyncAgentClient(_ClientBase):
         super().__init__(*args, **kwargs)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._http_options())
+        self._slots = asyncio.Semaphore(DEFAULT_LIMITS.max_connections or 100)
 
     async def __aenter__(self) -> AsyncAgentClient:
         return self
@@ -400,7 +402,9 @@ class AsyncAgentClient(_ClientBase):
             progress=progress,
             allow_duplicate_submit=allow_duplicate_submit,
         )
-        return await adrive(run_flow(plan), self._http, self.settings, on_submit)
+        return await adrive(
+            run_flow(plan), self._http, self.settings, self._slots, on_submit
+        )
 
     async def submit(
         self,
@@ -423,7 +427,7 @@ class AsyncAgentClient(_ClientBase):
             progress=None,
             allow_duplicate_submit=allow_duplicate_submit,
         )
-        return await adrive(submit_flow(plan), self._http, self.settings)
+        return await adrive(submit_flow(plan), self._http, self.settings, self._slots)
 
     async def resume(
         self,
@@ -449,7 +453,9 @@ class AsyncAgentClient(_ClientBase):
             timeout=timeout,
             progress=progress,
         )
-        return await adrive(run_flow(plan), self._http, self.settings, on_submit)
+        return await adrive(
+            run_flow(plan), self._http, self.settings, self._slots, on_submit
+        )
 
     async def get_agent(self, agent_id: str) -> dict[str, Any]:
         """Return the agent's description; see :meth:`AgentClient.get_agent`."""
@@ -529,7 +535,7 @@ def _agent_of(request_id: str) -> str:
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "value"
-    return f"{where}: {first['msg']}"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def _auth_headers(settings: ConnectionSettings, call: HttpCall) -> dict[str, str]:
