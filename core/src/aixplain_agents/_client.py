@@ -188,7 +188,6 @@ class _ClientBase:
             "limits": DEFAULT_LIMITS,
             "timeout": httpx.Timeout(self.settings.request_timeout),
             "follow_redirects": False,
-            "trust_env": False,
         }
 
 
