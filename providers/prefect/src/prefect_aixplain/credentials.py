@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from aixplain_agents import (
     DEFAULT_BASE_URL,
@@ -13,6 +13,7 @@ from aixplain_agents import (
     AsyncAgentClient,
     ConnectionSettings,
 )
+from prefect_aixplain.logging import redact_secret
 
 
 class AixplainCredentials(Block):
@@ -61,6 +62,17 @@ class AixplainCredentials(Block):
         title="Request timeout",
         description="Timeout of one HTTP request to the service, in seconds.",
     )
+
+    @field_validator("api_key")
+    @classmethod
+    def _redact_key_in_run_logs(cls, value: SecretStr) -> SecretStr:
+        # Registered as soon as a block exists, so that a flow which logs the key
+        # before its first agent run is redacted too. A masked placeholder loaded
+        # from a flow parameter is not a key and is skipped.
+        secret = value.get_secret_value()
+        if secret.strip("*"):
+            redact_secret(secret)
+        return value
 
     def get_settings(self) -> ConnectionSettings:
         """Return the core connection settings.
