@@ -102,7 +102,7 @@ async def _poll_round_robin(
 
 
 def _poll_worker(base_url: str, urls: list[str], polls: int, concurrency: int) -> Any:
-    """Poll `urls` round-robin in a client process; return (elapsed, latencies)."""
+    """Poll `urls` round-robin in a client process and return (elapsed, latencies)."""
 
     async def run() -> tuple[float, list[float]]:
         limits = httpx.Limits(
@@ -149,7 +149,7 @@ def measure_polls(base_url: str, server_pid: int, args: argparse.Namespace) -> N
     server_cpu = _cpu_seconds(server_pid) - cpu_before
 
     latencies = [value for _, worker_latencies in results for value in worker_latencies]
-    # Each client timed its own polling window; their polls overlap in time.
+    # Each client timed its own polling window, and the windows overlap.
     rate = sum(len(lat) / elapsed for elapsed, lat in results)
     quantiles = statistics.quantiles(latencies, n=100)
     demand = args.runs / SDK_POLL_INTERVAL

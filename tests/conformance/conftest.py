@@ -67,7 +67,7 @@ def aix(sandbox: Sandbox) -> Any:
 
     from aixplain.utils import user_info_utils
 
-    # The SDK looks up https://ipinfo.io/json on the first run; answer it locally.
+    # The SDK requests https://ipinfo.io/json on its first run. Return nothing instead.
     user_info_utils._fetch_ipinfo.cache_clear()
     user_info_utils._fetch_ipinfo = lambda: {}
 

@@ -49,7 +49,7 @@ def test_sdk_agent_run_failed_raises(aix: Any) -> None:
     assert "prompt is 140000 tokens, limit 128000" in str(caught.value)
 
 
-# The SDK warns that it stores the agent's budget on the session (a PUT); expected.
+# The SDK warns that it stores the agent's budget on the session with a PUT.
 @pytest.mark.filterwarnings("ignore:Per-run execution overrides:UserWarning")
 def test_sdk_agent_run_in_session(aix: Any, sandbox: Sandbox) -> None:
     agent = aix.Agent.get("echo")

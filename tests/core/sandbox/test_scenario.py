@@ -202,3 +202,29 @@ def test_default_scenario_durations_short() -> None:
         high = getattr(duration, "high", getattr(duration, "max", duration))
         assert isinstance(high, float), agent_id
         assert high <= 1.5, agent_id
+
+
+def test_docs_example_scenario_valid(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
+    text = docs.read_text(encoding="utf-8")
+    path = tmp_path / "example.yaml"
+    path.write_text(text.split("```yaml\n", 1)[1].split("```", 1)[0], "utf-8")
+
+    scenario = load_scenario(path)
+
+    assert set(scenario.agents) == {"triage-primary", "status-page"}
+    assert len(scenario.agents["triage-primary"].faults) == 4
+
+
+def test_load_scenario_yaml_on_key_stays_string(tmp_path: Path) -> None:
+    path = tmp_path / "on.yaml"
+    path.write_text(
+        "agents:\n  a:\n    faults:\n"
+        "      - {kind: http_status, on: poll, status: 500}\n"
+        "      - {kind: withhold, on: submit, seconds: 1}\n",
+        encoding="utf-8",
+    )
+
+    faults = load_scenario(path).agents["a"].faults
+
+    assert [fault.phase for fault in faults] == ["poll", "submit"]

@@ -1,7 +1,7 @@
 """A local server that speaks the aiXplain agent protocol, with scripted faults.
 
-The server needs the `sandbox` extra (starlette, uvicorn, pyyaml). Importing this
-package without it works, but using the server raises ImportError.
+The server needs the `sandbox` extra (starlette, uvicorn, httptools, pyyaml).
+Importing this package without it works, but using the server raises ImportError.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The server modules import starlette and uvicorn, so load them on first use.
     if name in ("Sandbox", "serve"):
-        from . import _server
-
+        try:
+            from . import _server
+        except ImportError as exc:
+            raise ImportError(
+                f"The sandbox server needs the sandbox extra ({exc}). "
+                'Install it with: pip install "aixplain-agents-core[sandbox]"'
+            ) from exc
         return getattr(_server, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -311,7 +311,7 @@ class SandboxApp:
         message["requestId"] = run.request_id
         return self._respond(message, fault, request_id=run.request_id, status=201)
 
-    # Control endpoints; they need no API key.
+    # Control endpoints. They need no API key.
 
     async def stats(self, request: Request) -> Response:
         """Serve `GET /sandbox/stats`."""
@@ -410,7 +410,7 @@ class SandboxApp:
         request_id: str,
         status: int = 200,
     ) -> Response:
-        """Send `body`, changed or withheld as the transport fault `fault` says."""
+        """Send `body`, changed or withheld as the transport fault `fault` specifies."""
         if fault is None:
             return JSONResponse(body, status_code=status)
         if fault.kind == "connection_reset":

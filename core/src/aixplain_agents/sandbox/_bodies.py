@@ -161,7 +161,7 @@ def _success_output(run: Run, agent: AgentState) -> Any:
 
     spec = agent.spec.output
     if run.output_format == "json" and not isinstance(spec, JsonOutput):
-        # The request asks for JSON, so a text agent answers in JSON as well.
+        # The request sets outputFormat json, so a text agent returns JSON as well.
         spec = JsonOutput(kind="json")
     output = build_output(
         spec,

@@ -14,11 +14,12 @@ from ._scenario import FaultSpec
 class FaultPlan:
     """The faults of one agent with their firing counts and seeded random streams.
 
-    Conditions of a fault must all hold for it to fire: `query_matches` (a regex
-    searched in the query text), `at` (the agent's submit number for submit and run
-    faults, the request's poll number for poll faults), `times` (at most this many
-    firings) and `probability` (drawn from a stream seeded by the scenario seed, the
-    agent id and the fault's position). The first fault in file order that fires wins.
+    A fault fires only when all of its conditions hold. `query_matches` is a regex
+    searched in the query text. `at` lists event numbers: the agent's submit number
+    for submit and run faults, the request's poll number for poll faults. `times`
+    caps the number of firings. `probability` is drawn from a stream seeded by the
+    scenario seed, the agent id and the fault's position. The first fault in file
+    order that fires wins.
     """
 
     def __init__(self, seed: int, agent_id: str, faults: Sequence[FaultSpec]) -> None:
@@ -72,7 +73,7 @@ def query_text(query: Any) -> str:
     """Return the text that `query_matches` is searched in.
 
     A query object `{"input": text, ...variables}` gives its input followed by the
-    variables as JSON; any other value gives its JSON encoding.
+    variables as JSON. Any other value gives its JSON encoding.
     """
     if isinstance(query, dict):
         text = query.get("input")

@@ -15,7 +15,7 @@ _MAX_DEPTH = 8
 
 
 class _Variables(dict[str, Any]):
-    """Template variables; a missing name formats as an empty string."""
+    """Template variables. A missing name formats as an empty string."""
 
     def __missing__(self, key: str) -> str:
         return ""
@@ -77,14 +77,14 @@ def build_output(
 
 
 def parse_expected_output(expected_output: Any) -> Any:
-    """Decode an `expectedOutput` sent as a JSON string; return None when absent."""
+    """Decode an `expectedOutput` sent as a JSON string, or return None if absent."""
     if expected_output is None or expected_output == "":
         return None
     if isinstance(expected_output, str):
         try:
             return json.loads(expected_output)
         except json.JSONDecodeError:
-            # A free-text description of the output: answer with one string field.
+            # A free-text description of the output gets one string field.
             return {"output": "string"}
     return expected_output
 

@@ -23,7 +23,7 @@ class ClosedConnection(Response):
     """Close the connection without sending any HTTP response.
 
     With `reset=True` the socket is closed with SO_LINGER 0, so the client gets a
-    TCP reset; otherwise it gets an orderly close (EOF) before any response byte.
+    TCP reset. Otherwise the client gets an orderly close (EOF) and no response.
     """
 
     def __init__(self, *, reset: bool) -> None:
@@ -48,7 +48,7 @@ class ClosedConnection(Response):
             transport.close()
         scope[OUTCOME_KEY] = "connection_reset" if self.reset else "response_dropped"
 
-        # Wait until uvicorn has seen the close, so it does not try to answer.
+        # Wait until uvicorn has seen the close, so it does not send a 500 response.
         await wait_for_disconnect(receive, timeout=1.0, stopping=None)
 
 
@@ -84,7 +84,7 @@ def malformed_json(body: dict[str, Any]) -> Response:
 async def wait_for_disconnect(
     receive: Receive, *, timeout: float, stopping: asyncio.Event | None
 ) -> bool:
-    """Wait up to `timeout` seconds for the client to disconnect; True if it did.
+    """Return True if the client disconnects within `timeout` seconds.
 
     Returns early (False) when `stopping` is set, so a server shutdown is not held
     up by a withheld response.

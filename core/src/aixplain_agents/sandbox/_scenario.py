@@ -191,7 +191,7 @@ class FaultSpec(_Model):
     query_matches: str | None = None
 
     # Parameters, each used by the kinds named beside it.
-    status: int | str | None = None  # http_status: HTTP code; terminal: run status
+    status: int | str | None = None  # HTTP code (http_status) or run status (terminal)
     retry_after: int | None = Field(default=None, ge=0)  # http_status, in seconds
     message: str | None = None  # http_status, terminal, success_with_error
     supplier_error: str | None = None  # http_status, terminal
@@ -340,11 +340,35 @@ def load_scenario(path: str | Path) -> Scenario:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             raise ScenarioError(f"{path.name}: invalid YAML: {exc}") from None
 
     return parse_scenario(data, source=path.name)
+
+
+def _yaml_loader() -> Any:
+    """Return a safe YAML loader that reads only true and false as booleans.
+
+    YAML 1.1 also reads on, off, yes and no as booleans, which would turn the
+    fault field `on:` into the key True.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regex) for tag, regex in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        bool_tag,
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    return Loader
 
 
 def _format_errors(source: str, exc: ValidationError) -> str:

@@ -73,7 +73,7 @@ def _config(app: SandboxApp) -> uvicorn.Config:
         lifespan="on",
         log_config=None,
         access_log=False,
-        # Withheld responses are released on shutdown; this bounds anything else.
+        # Withheld responses are released on shutdown. This bounds any other request.
         timeout_graceful_shutdown=2,
     )
 
@@ -104,7 +104,7 @@ def serve(
     scenario: str | Path | None,
     ready: Callable[[str], None],
 ) -> None:
-    """Serve the sandbox until SIGINT or SIGTERM; call `ready(base_url)` once listening.
+    """Serve the sandbox until SIGINT or SIGTERM, calling `ready(base_url)` on start.
 
     Raises:
         ScenarioError: the scenario file is invalid.

@@ -63,7 +63,7 @@ class Run:
 
     @property
     def effective_session_id(self) -> str:
-        """The run's session id; a run outside a session gets one from its id."""
+        """The run's session id, derived from the request id outside a session."""
         if self.session_id is not None:
             return self.session_id
         return "sess-" + self.request_id.rsplit("__", 1)[-1]
