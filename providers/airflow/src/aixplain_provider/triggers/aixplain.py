@@ -51,7 +51,7 @@ class AixplainAgentRunTrigger(BaseTrigger):
         expected_output: dict[str, Any] | None = None,
         progress: str = "status",
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.request_id = request_id
         self.agent_id = agent_id
         self.poll_url = poll_url
@@ -86,7 +86,7 @@ class AixplainAgentRunTrigger(BaseTrigger):
         )
         remaining = self.deadline - time.time()
         if remaining <= 0:
-            yield TriggerEvent(self._timeout_event())
+            yield TriggerEvent(self._timeout_event())  # type: ignore[no-untyped-call]
             return
 
         run = SubmittedRun(
@@ -105,7 +105,8 @@ class AixplainAgentRunTrigger(BaseTrigger):
                 )
         except AixplainError as exc:
             self.log.warning("aiXplain run did not succeed: %s", exc.one_line())
-            yield TriggerEvent(error_event(exc, self.agent_id, self.request_id))
+            event = error_event(exc, self.agent_id, self.request_id)
+            yield TriggerEvent(event)  # type: ignore[no-untyped-call]
             return
 
         self.log.info(
@@ -113,7 +114,7 @@ class AixplainAgentRunTrigger(BaseTrigger):
             self.agent_id,
             self.request_id,
         )
-        yield TriggerEvent(
+        yield TriggerEvent(  # type: ignore[no-untyped-call]
             {
                 "status": "success",
                 "agent_id": result.agent_id,

@@ -29,7 +29,7 @@ def store_output(
 
     folder = ObjectStoragePath(base_path) / ti.dag_id / ti.run_id / task_part
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{request_id}.json"
-    with path.open("w", encoding="utf-8") as file:
+    path: ObjectStoragePath = folder / f"{request_id}.json"
+    with path.open("w", encoding="utf-8") as file:  # type: ignore[no-untyped-call]
         json.dump(output, file, ensure_ascii=False)
     return path

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aixplain_agents import SubmittedRun
 
 STATE_KEY = "aixplain_run"
+
+
+class _WarningLogger(Protocol):
+    def warning(self, event: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class RunState:
     :param log: logger that receives the one warning about a missing store.
     """
 
-    def __init__(self, context: Any, log: logging.Logger) -> None:
+    def __init__(self, context: Any, log: _WarningLogger) -> None:
         self._store = context.get("task_state_store")
         if self._store is None:
             log.warning(
