@@ -16,17 +16,15 @@ from aixplain_agents.sandbox import Sandbox
 from prefect_aixplain import artifact_key
 from prefect_aixplain.flows import AgentStage, fan_out, run_agent_chain
 
-EXAMPLE = (
-    Path(__file__).resolve().parents[2] / "example_dags/prefect/incident_triage.py"
-)
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags" / "prefect"
 
 
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("incident_triage", EXAMPLE)
+def load_example(name: str = "incident_triage") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["incident_triage"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -143,3 +141,43 @@ async def test_incident_triage_records_every_stage(
     fallbacks = [runs[0]["agent_id"] for runs in summary.values()]
     assert "triage-secondary" in fallbacks
     assert sandbox.stats()["agents"]["triage-secondary"]["runs_accepted"] >= 1
+
+
+@pytest.mark.anyio
+async def test_fan_out_example_runs_each_query_once(
+    sandbox: Sandbox, credentials_name: str
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    async with get_client() as client:
+        await client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name="fan-out-test", limit=3)
+        )
+    example = load_example("fan_out")
+    queries = [f"note {number}" for number in range(12)]
+
+    request_ids = await example.agent_fan_out(
+        queries, credentials_name, max_concurrency=6, concurrency_limit="fan-out-test"
+    )
+
+    assert len(set(request_ids)) == len(queries)
+    assert sandbox.stats()["agents"]["echo"]["runs_accepted"] == len(queries)
+
+
+@pytest.mark.anyio
+async def test_resume_example_polls_without_submitting(
+    sandbox: Sandbox, credentials_name: str
+) -> None:
+    from prefect_aixplain import AixplainCredentials
+
+    block = await AixplainCredentials.aload(credentials_name)
+    async with block.get_async_client() as client:
+        submitted = await client.submit("echo", "resume me")
+    example = load_example("resume_run")
+
+    summary = await example.resume_agent_run(submitted.request_id, credentials_name)
+
+    assert summary["request_id"] == submitted.request_id
+    assert summary["output"] == "resume me"
+    assert sandbox.stats()["agents"]["echo"]["runs_accepted"] == 1
