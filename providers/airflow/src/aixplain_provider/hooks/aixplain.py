@@ -82,6 +82,7 @@ class AixplainHook(BaseHook):
 
 
 # A probe agent id for test_connection: a 404 still proves that the key was accepted.
+# NOTE: checked against the sandbox only, which checks the key before the agent id.
 TEST_AGENT_ID = "connection-test"
 
 

@@ -38,9 +38,9 @@ class AixplainAgentRunOperator(BaseOperator):
     """Run an aiXplain agent and return its output, falling back to other agents.
 
     The requestId of the run is pushed as the ``request_id`` XCom as soon as the run is
-    submitted, and stored in the task state store (Airflow 3.3+), so a retry after a
-    crash or a failed poll resumes that run instead of submitting a new one. A run
-    that ended in a terminal failure is forgotten, so the next try submits afresh.
+    submitted. It is also stored in the task state store (Airflow 3.3+), so a retry
+    after a crash or a failed poll resumes that run instead of submitting a new one.
+    A run that ended in a terminal failure is forgotten, so the next try submits afresh.
 
     The return value is the output: parsed JSON when ``output_format`` is "json", else
     text. When the JSON-encoded output is larger than ``max_xcom_output_bytes``, it is

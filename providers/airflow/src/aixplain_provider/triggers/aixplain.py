@@ -104,7 +104,7 @@ class AixplainAgentRunTrigger(BaseTrigger):
                     progress=self.progress,  # type: ignore[arg-type]
                 )
         except AixplainError as exc:
-            self.log.warning("aiXplain run did not succeed: %s", exc.one_line())
+            self.log.warning("aiXplain run failed: %s", exc.one_line())
             event = error_event(exc, self.agent_id, self.request_id)
             yield TriggerEvent(event)  # type: ignore[no-untyped-call]
             return
