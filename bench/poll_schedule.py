@@ -17,7 +17,9 @@ from aixplain_agents import PollSchedule
 
 DURATIONS = (0.5, 2.0, 10.0, 60.0, 300.0, 1800.0)
 SCHEDULES = {
-    "sdk-0.2.48 (baseline)": PollSchedule(first_delay=0.5, factor=1.1, max_delay=60, jitter=0),
+    "sdk-0.2.48 (baseline)": PollSchedule(
+        first_delay=0.5, factor=1.1, max_delay=60, jitter=0
+    ),
     "ours (default)": PollSchedule(jitter=0),
     "fixed 1 s": PollSchedule(first_delay=1, factor=1, max_delay=1, jitter=0),
 }
@@ -37,7 +39,10 @@ def play(schedule: PollSchedule, duration: float) -> tuple[int, float]:
 def main() -> None:
     baseline_name = next(iter(SCHEDULES))
     baseline = {d: play(SCHEDULES[baseline_name], d) for d in DURATIONS}
-    header = f"{'schedule':24} {'run s':>7} {'polls':>6} {'late s':>7} {'polls x':>8} {'late x':>7}"
+    header = (
+        f"{'schedule':24} {'run s':>7} {'polls':>6} {'late s':>7} "
+        f"{'polls x':>8} {'late x':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name, schedule in SCHEDULES.items():

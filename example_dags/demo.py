@@ -33,7 +33,10 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
 
-    with Sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="aixplain-demo-") as tmp:
+    with (
+        Sandbox() as sandbox,
+        tempfile.TemporaryDirectory(prefix="aixplain-demo-") as tmp,
+    ):
         print(f"sandbox: {sandbox.base_url}", flush=True)
         env = {
             **os.environ,
@@ -60,7 +63,10 @@ def main() -> int:
     _print_table(rows)
     runs = sum(agent["runs_accepted"] for agent in stats["agents"].values())
     fallbacks = sum(1 for row in rows if row.get("fallback_used"))
-    print(f"\n{len(rows)} stage runs, {fallbacks} by a fallback agent; sandbox accepted {runs} runs")
+    print(
+        f"\n{len(rows)} stage runs, {fallbacks} by a fallback agent; "
+        f"sandbox accepted {runs} runs"
+    )
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -69,7 +75,9 @@ def main() -> int:
 
 def _expected_rows() -> int:
     incidents = (ROOT / "example_dags/data/incidents.jsonl").read_text().splitlines()
-    stages = json.loads((ROOT / "example_dags/data/pipeline.json").read_text())["stages"]
+    stages = json.loads((ROOT / "example_dags/data/pipeline.json").read_text())[
+        "stages"
+    ]
     return len([line for line in incidents if line.strip()]) * len(stages)
 
 
@@ -77,7 +85,10 @@ def _run_runner(
     python: Path, script: Path, out: Path, log: Path, env: dict[str, str]
 ) -> int:
     if not python.exists():
-        print(f"  missing environment {python.parent.parent}: run `make envs`", file=sys.stderr)
+        print(
+            f"  missing environment {python.parent.parent}: run `make envs`",
+            file=sys.stderr,
+        )
         return 1
     with log.open("w") as log_file:
         try:
@@ -90,7 +101,10 @@ def _run_runner(
                 check=False,
             ).returncode
         except subprocess.TimeoutExpired:
-            print(f"  {script.name} timed out after {RUNNER_TIMEOUT_SECONDS} s", file=sys.stderr)
+            print(
+                f"  {script.name} timed out after {RUNNER_TIMEOUT_SECONDS} s",
+                file=sys.stderr,
+            )
             return 1
 
 
@@ -102,15 +116,25 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     cells = [[str(row.get(column, "")) for column in COLUMNS] for row in rows]
-    for row, line in zip(rows, cells):
+    for row, line in zip(rows, cells, strict=True):
         if row.get("fallback_used"):
             line[3] += " (fallback)"
-    widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(COLUMNS)]
+    widths = [
+        max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(COLUMNS)
+    ]
     print()
-    print("  ".join(column.ljust(width) for column, width in zip(COLUMNS, widths)))
+    print(
+        "  ".join(
+            column.ljust(width) for column, width in zip(COLUMNS, widths, strict=True)
+        )
+    )
     print("  ".join("-" * width for width in widths))
     for line in cells:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        print(
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -105,9 +105,20 @@ def test_cli_failure_is_one_line_with_agent_request_and_class(
     assert "request_id=triage-primary__" in lines[0]
 
 
-def test_cli_timeout_is_overall_deadline(aixplain_sandbox_factory: object) -> None:
+def test_cli_timeout_caps_server_max_time(aixplain_sandbox_factory: object) -> None:
     sandbox = aixplain_sandbox_factory(  # type: ignore[operator]
         {"agents": {"slow": {"duration": 30}}}
+    )
+    done = run_cli(
+        "run", "slow", "--query", "hi", "--timeout", "1.5", env=sandbox_env(sandbox)
+    )
+    assert done.returncode == 1
+    assert "exceeded its maxTime of 1 s" in done.stderr
+
+
+def test_cli_timeout_is_overall_deadline(aixplain_sandbox_factory: object) -> None:
+    sandbox = aixplain_sandbox_factory(  # type: ignore[operator]
+        {"agents": {"slow": {"faults": [{"kind": "never_completes"}]}}}
     )
     done = run_cli(
         "run", "slow", "--query", "hi", "--timeout", "1.5", env=sandbox_env(sandbox)

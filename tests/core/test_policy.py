@@ -71,8 +71,10 @@ def test_decide_submit_retry_table(
 
 @pytest.mark.parametrize(
     ("status", "transient"),
-    [(408, True), (429, True), (500, True), (502, True), (503, True), (504, True)]
-    + [(400, False), (401, False), (403, False), (404, False)],
+    [
+        *[(status, True) for status in (408, 429, 500, 502, 503, 504)],
+        *[(status, False) for status in (400, 401, 403, 404)],
+    ],
 )
 def test_poll_status_transient_table(status: int, transient: bool) -> None:
     assert is_transient_poll_status(status) is transient

@@ -311,7 +311,7 @@ class AgentClient(_ClientBase):
         progress: ProgressMode | ProgressOptions | None = None,
         on_submit: OnSubmit | None = None,
     ) -> AgentRunResult:
-        """Poll an existing run (a handle or a request id) to its end; never resubmit it.
+        """Poll an existing run (handle or request id) to its end; never resubmit it.
 
         With ``fallbacks`` and ``request``, a failure of the resumed run moves on to
         the fallback agents as :meth:`run` would.

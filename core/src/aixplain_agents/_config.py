@@ -27,7 +27,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
-    """Return (scheme, host, port) of an absolute URL, with the default port filled in."""
+    """Return (scheme, host, port) of an absolute URL, filling in the default port."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
@@ -111,7 +111,7 @@ class ConnectionSettings(BaseModel):
         """Build settings from explicit arguments, falling back to the environment.
 
         Reads ``AIXPLAIN_API_KEY`` and ``AIXPLAIN_BASE_URL`` for arguments left as
-        ``None``. Raises :class:`ConfigurationError` naming the missing or invalid value.
+        ``None``. Raises :class:`ConfigurationError` naming a missing or invalid value.
         """
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if key is None:
@@ -124,7 +124,7 @@ class ConnectionSettings(BaseModel):
 
 
 def build_settings(**fields: Any) -> ConnectionSettings:
-    """Validate ``fields`` into settings, turning pydantic errors into ConfigurationError."""
+    """Validate ``fields`` into settings; pydantic errors become ConfigurationError."""
     try:
         return ConnectionSettings(**fields)
     except ValidationError as exc:

@@ -71,7 +71,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class HttpCall:
-    """Send one request; the driver adds the API key when the URL is on the base origin."""
+    """Send one request; the driver adds the API key on the base URL's origin only."""
 
     method: Literal["GET", "POST"]
     url: str
@@ -91,7 +91,7 @@ class HttpReply:
 
 @dataclass(frozen=True)
 class HttpFailure:
-    """No HTTP response: ``outcome`` is NOT_SENT or AMBIGUOUS for a request with a body."""
+    """No HTTP response came; ``outcome`` is NOT_SENT or AMBIGUOUS."""
 
     outcome: Outcome
     description: str
@@ -300,8 +300,8 @@ def _submit(
         remaining = deadline.remaining()
         if remaining <= 0:
             raise RunTimeoutError(
-                f"the deadline of {deadline.seconds:g} s passed before agent {agent_id} "
-                "accepted the run",
+                f"the deadline of {deadline.seconds:g} s passed before agent "
+                f"{agent_id} accepted the run",
                 agent_id=agent_id,
             )
         body = wire.build_run_payload(
@@ -370,7 +370,8 @@ def _accepted(
     )
     if isinstance(state, wire.Malformed):
         raise InvalidResponseError(
-            f"the answer to the run request of agent {agent_id} is invalid: {state.problem}",
+            f"the answer to the run request of agent {agent_id} is invalid: "
+            f"{state.problem}",
             agent_id=agent_id,
         )
     if isinstance(state, wire.Finished):
@@ -409,7 +410,7 @@ def _warn_foreign_poll_url(base_url: str) -> None:
 def _poll(
     plan: RunPlan, run: SubmittedRun, deadline: Deadline, overall: Deadline
 ) -> Flow[wire.Finished]:
-    """Poll until the run is terminal; transient failures are re-polled, never resent."""
+    """Poll until the run is terminal; re-poll transient failures, never resubmit."""
     reporter = ProgressReporter(plan.progress, logger, run.agent_id, run.request_id)
     polls = transient_failures = invalid_bodies = 0
 
@@ -470,7 +471,8 @@ def _poll(
         level = logging.WARNING if _worth_logging(transient_failures) else logging.DEBUG
         logger.log(
             level,
-            "poll failed agent=%s request_id=%s attempt=%d reason=%s; re-polling in %.2f s",
+            "poll failed agent=%s request_id=%s attempt=%d reason=%s; "
+            "re-polling in %.2f s",
             run.agent_id,
             run.request_id,
             transient_failures,
@@ -514,7 +516,8 @@ def _result(
     if not finished.succeeded:
         detail = finished.supplier_error or finished.error_message or "no error message"
         raise RunFailedError(
-            f"run of agent {spec.agent_id} ended with status {finished.status}: {detail}",
+            f"run of agent {spec.agent_id} ended with status {finished.status}: "
+            f"{detail}",
             status=finished.status,
             error_message=finished.error_message,
             supplier_error=finished.supplier_error,
@@ -554,8 +557,8 @@ def _checked_output(
     def invalid(problem: str) -> OutputValidationError:
         sample = output_sample(output)
         return OutputValidationError(
-            f"output of agent {agent_id} does not match the expected output: {problem}; "
-            f"output starts with {sample!r}",
+            f"output of agent {agent_id} does not match the expected output: "
+            f"{problem}; output starts with {sample!r}",
             problem=problem,
             sample=sample,
             agent_id=agent_id,

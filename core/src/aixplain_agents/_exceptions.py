@@ -32,7 +32,7 @@ class AixplainError(Exception):
         self.attempts: list[Attempt] = []
 
     def one_line(self) -> str:
-        """Return the message with the failure class, agent and request id, on one line."""
+        """Return the failure class, message, agent and request id on one line."""
         where = [f"agent={self.agent_id}" if self.agent_id else None]
         where.append(f"request_id={self.request_id}" if self.request_id else None)
         known = " ".join(part for part in where if part)

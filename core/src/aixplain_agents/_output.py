@@ -111,7 +111,7 @@ def _find_scalar_problem(value: Any, spec: str, path: str) -> str | None:
 def validate_model(
     value: Any, model: type[BaseModel]
 ) -> tuple[BaseModel | None, str | None]:
-    """Validate ``value`` against ``model``; return (instance, None) or (None, problem)."""
+    """Validate ``value``; return (instance, None) or (None, first problem)."""
     try:
         return model.model_validate(value), None
     except ValidationError as exc:

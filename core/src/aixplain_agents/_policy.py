@@ -1,4 +1,4 @@
-"""Retry, polling, deadline and fallback decisions, as plain functions and small objects.
+"""Retry, polling, deadline and fallback decisions: plain functions, small objects.
 
 Nothing here does IO, so tests call it directly with fixed clocks and random sources.
 """
@@ -98,7 +98,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return a ``Retry-After`` header as seconds from now, or None if absent or invalid.
+    """Return a ``Retry-After`` header in seconds from now, or None if absent or bad.
 
     Accepts delta-seconds and HTTP dates (RFC 9110, section 10.2.3); negative values
     become 0.
@@ -224,7 +224,7 @@ class _BreakerState:
 
 @dataclass
 class CircuitBreaker:
-    """Skips an agent for ``cooldown`` seconds after ``threshold`` remote failures in a row.
+    """Skips an agent for ``cooldown`` s after ``threshold`` remote failures in a row.
 
     State is per process and per key (the engine uses base URL plus agent id). After the
     cool-down one run is let through; its outcome closes or re-opens the circuit.

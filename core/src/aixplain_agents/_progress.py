@@ -71,7 +71,9 @@ class ProgressReporter:
     def _describe(self, index: int, step: Any) -> str:
         if not isinstance(step, dict):
             return f"step {index + 1}: {self._cut(str(step))}"
-        unit: dict[str, Any] = step["unit"] if isinstance(step.get("unit"), dict) else {}
+        unit: dict[str, Any] = (
+            step["unit"] if isinstance(step.get("unit"), dict) else {}
+        )
         unit_name = unit.get("name") or unit.get("id") or "?"
         parts = [f"step {index + 1}: {unit.get('type', 'unit')} {unit_name}"]
         verbosity = self._options.verbosity

@@ -213,7 +213,7 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 
 def first_text(body: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    """Return the first non-empty string under ``keys``, at top level then in ``data``."""
+    """Return the first non-empty string under ``keys``: top level, then ``data``."""
     data = body.get("data")
     for scope in (body, data if isinstance(data, dict) else {}):
         for key in keys:
@@ -243,7 +243,7 @@ def is_same_origin(url: str, base_url: str) -> bool:
 
 
 def credits_and_run_time(body: dict[str, Any]) -> tuple[float, float]:
-    """Return (used credits, run time in seconds), looked up where the service puts them.
+    """Return (used credits, run time in seconds) from where the service puts them.
 
     Top level first, then ``data.executionStats``, then ``data``; missing values are 0.
     """

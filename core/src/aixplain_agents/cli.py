@@ -20,7 +20,7 @@ EXIT_USAGE = 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aixplain-agents",
-        description="Run aiXplain agents, or serve a local sandbox that speaks their API.",
+        description="Run aiXplain agents, or serve a local sandbox of their API.",
     )
     parser.add_argument(
         "-v",

@@ -309,6 +309,7 @@ def test_stats_counts_runs_and_polls(sandbox: Sandbox, client_for: ClientFor) ->
         "agent_id": "echo",
         "polls": 2,
         "status": "SUCCESS",
+        "max_time": None,
     }
     assert stats == sandbox.stats()
 

@@ -360,6 +360,7 @@ class SandboxApp:
             return None, fault
 
         output_format = params.get("outputFormat")
+        max_time = params.get("maxTime")
         run = Run(
             request_id=self.state.new_request_id(agent.agent_id),
             agent_id=agent.agent_id,
@@ -369,6 +370,7 @@ class SandboxApp:
             duration=agent.draw_duration(),
             outcome=plan.draw("run", agent.submits, query),
             session_id=session_id,
+            max_time=max_time if isinstance(max_time, int) and max_time > 0 else None,
         )
         self.state.runs[run.request_id] = run
         agent.runs_accepted += 1

@@ -147,7 +147,10 @@ def _terminal_body(
         "data": data,
     }
 
-    if fault is not None and fault.kind in ("terminal", "success_with_error"):
+    never_completes = fault is not None and fault.kind == "never_completes"
+    if status == "FAILED" and run.exceeds_max_time(never_completes):
+        body["errorMessage"] = f"The run exceeded its maxTime of {run.max_time} s."
+    elif fault is not None and fault.kind in ("terminal", "success_with_error"):
         body["errorMessage"] = fault.message or f"The run ended with status {status}."
         if fault.supplier_error is not None:
             body["supplierError"] = fault.supplier_error

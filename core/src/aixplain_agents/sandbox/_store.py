@@ -30,6 +30,7 @@ class Run:
         "created",
         "duration",
         "expected_output",
+        "max_time",
         "outcome",
         "output_format",
         "polls",
@@ -49,6 +50,7 @@ class Run:
         duration: float,
         outcome: int | None,
         session_id: str | None,
+        max_time: int | None = None,
     ) -> None:
         self.request_id = request_id
         self.agent_id = agent_id
@@ -58,8 +60,21 @@ class Run:
         self.duration = duration
         self.outcome = outcome
         self.session_id = session_id
+        # The request's executionParams.maxTime in seconds: like the service, the
+        # sandbox stops a run that takes longer and reports it FAILED at that time.
+        self.max_time = max_time
         self.created = time.monotonic()
         self.polls = 0
+
+    def exceeds_max_time(self, never_completes: bool) -> bool:
+        """Return whether the sandbox stops the run at its maxTime.
+
+        A run with the never_completes fault models a hung service, so it ignores
+        maxTime too.
+        """
+        if self.max_time is None or never_completes:
+            return False
+        return self.duration > self.max_time
 
     @property
     def effective_session_id(self) -> str:
@@ -101,9 +116,14 @@ class AgentState:
     def run_status(self, run: Run, now: float) -> str:
         """Return the status of `run` at monotonic time `now`."""
         fault = self.outcome_fault(run)
-        if fault is not None and fault.kind == "never_completes":
+        never_completes = fault is not None and fault.kind == "never_completes"
+        elapsed = now - run.created
+        if run.exceeds_max_time(never_completes):
+            assert run.max_time is not None
+            return "IN_PROGRESS" if elapsed < run.max_time else "FAILED"
+        if never_completes:
             return "IN_PROGRESS"
-        if now - run.created < run.duration:
+        if elapsed < run.duration:
             return "IN_PROGRESS"
         if fault is not None and fault.kind == "terminal":
             return str(fault.status)
@@ -196,6 +216,7 @@ class SandboxState:
                 "agent_id": run.agent_id,
                 "polls": run.polls,
                 "status": self.agents[run.agent_id].run_status(run, now),
+                "max_time": run.max_time,
             }
             for request_id, run in self.runs.items()
         }
