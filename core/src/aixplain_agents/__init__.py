@@ -5,7 +5,7 @@ retry, fall back along a chain of agents, and validate structured output.
 """
 
 from aixplain_agents._client import AgentClient, AsyncAgentClient, build_request
-from aixplain_agents._config import DEFAULT_BASE_URL, ConnectionSettings
+from aixplain_agents._config import DEFAULT_BASE_URL, ConnectionSettings, build_settings
 from aixplain_agents._engine import next_fallback
 from aixplain_agents._exceptions import (
     AixplainError,
@@ -27,10 +27,10 @@ from aixplain_agents._models import (
     AgentSpec,
     Attempt,
     ExecutionParams,
-    Outcome,
     RunRequest,
     SubmittedRun,
 )
+from aixplain_agents._outcome import Outcome
 from aixplain_agents._policy import (
     CircuitBreaker,
     PollSchedule,
@@ -71,6 +71,7 @@ __all__ = [
     "SubmittedRun",
     "TransportError",
     "build_request",
+    "build_settings",
     "may_fall_back",
     "next_fallback",
 ]

@@ -35,10 +35,10 @@ from aixplain_agents._models import (
     AgentSpec,
     Attempt,
     ExecutionParams,
-    Outcome,
     RunRequest,
     SubmittedRun,
 )
+from aixplain_agents._outcome import Outcome
 from aixplain_agents._output import (
     find_type_problem,
     output_sample,
@@ -173,7 +173,7 @@ def run_flow(plan: RunPlan) -> Flow[AgentRunResult]:
         try:
             result = yield from _attempt(plan, spec, resumed, deadline)
         except AixplainError as error:
-            outcome = _outcome_of(error)
+            outcome = error.outcome
             if outcome is Outcome.REMOTE_FAILURE:
                 plan.breaker.record_failure(breaker_key)
             attempts.append(
@@ -411,7 +411,9 @@ def _poll(
     plan: RunPlan, run: SubmittedRun, deadline: Deadline, overall: Deadline
 ) -> Flow[wire.Finished]:
     """Poll until the run is terminal; re-poll transient failures, never resubmit."""
-    reporter = ProgressReporter(plan.progress, logger, run.agent_id, run.request_id)
+    reporter = ProgressReporter(
+        plan.progress, plan.progress.logger or logger, run.agent_id, run.request_id
+    )
     polls = transient_failures = invalid_bodies = 0
 
     while True:
@@ -610,24 +612,6 @@ def _submit_exhausted(
             text, status_code=reply.status_code, agent_id=agent_id
         )
     return TransportError(text, agent_id=agent_id)
-
-
-def _outcome_of(error: AixplainError) -> Outcome:
-    if isinstance(error, (RunFailedError, CircuitOpenError)):
-        return Outcome.REMOTE_FAILURE
-    mapping: list[tuple[type[AixplainError], Outcome]] = [
-        (AmbiguousSubmitError, Outcome.AMBIGUOUS),
-        (TransportError, Outcome.NOT_SENT),
-        (ServiceRejectedError, Outcome.REJECTED),
-        (ClientRequestError, Outcome.CLIENT_ERROR),
-        (RunTimeoutError, Outcome.TIMEOUT),
-        (InvalidResponseError, Outcome.INVALID_RESPONSE),
-        (OutputValidationError, Outcome.INVALID_OUTPUT),
-    ]
-    for kind, outcome in mapping:
-        if isinstance(error, kind):
-            return outcome
-    return Outcome.CLIENT_ERROR
 
 
 def _record_skip(attempts: list[Attempt], agent_id: str) -> None:

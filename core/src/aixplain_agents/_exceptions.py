@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from aixplain_agents._outcome import Outcome
+
 if TYPE_CHECKING:
     from aixplain_agents._models import Attempt
 
@@ -17,6 +19,8 @@ class AixplainError(Exception):
     """Base class of every error this package raises."""
 
     failure_class: ClassVar[str] = "error"
+    #: The outcome class that retry and fallback decisions act on.
+    outcome: ClassVar[Outcome] = Outcome.CLIENT_ERROR
 
     def __init__(
         self,
@@ -56,6 +60,7 @@ class TransportError(AixplainError):
     """The service could not be reached, and retries ran out or the deadline passed."""
 
     failure_class = "not_sent"
+    outcome = Outcome.NOT_SENT
 
 
 class AmbiguousSubmitError(TransportError):
@@ -66,6 +71,7 @@ class AmbiguousSubmitError(TransportError):
     """
 
     failure_class = "ambiguous"
+    outcome = Outcome.AMBIGUOUS
 
 
 # --- The service answered with an HTTP error status.
@@ -108,6 +114,7 @@ class ServiceRejectedError(HTTPStatusError):
     """The service kept refusing the request (429 or 503) until retries ran out."""
 
     failure_class = "rejected"
+    outcome = Outcome.REJECTED
 
 
 # --- The run itself did not give a usable result.
@@ -117,6 +124,7 @@ class RunFailedError(AixplainError):
     """The run ended in a terminal state other than a clean SUCCESS."""
 
     failure_class = "remote_failure"
+    outcome = Outcome.REMOTE_FAILURE
 
     def __init__(
         self,
@@ -138,18 +146,21 @@ class RunTimeoutError(AixplainError, TimeoutError):
     """The deadline passed before the run reached a terminal state."""
 
     failure_class = "timeout"
+    outcome = Outcome.TIMEOUT
 
 
 class InvalidResponseError(AixplainError):
     """A response body does not follow the aiXplain agent protocol."""
 
     failure_class = "invalid_response"
+    outcome = Outcome.INVALID_RESPONSE
 
 
 class OutputValidationError(AixplainError):
     """The run succeeded but its output does not match ``expected_output``."""
 
     failure_class = "invalid_output"
+    outcome = Outcome.INVALID_OUTPUT
 
     def __init__(
         self,
@@ -169,3 +180,4 @@ class CircuitOpenError(AixplainError):
     """Every agent in the chain was skipped because its circuit breaker is open."""
 
     failure_class = "circuit_open"
+    outcome = Outcome.CIRCUIT_OPEN

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -10,23 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from aixplain_agents._ids import check_id
+from aixplain_agents._outcome import Outcome
 
 OutputFormat = Literal["text", "markdown", "json"]
-
-
-class Outcome(str, enum.Enum):
-    """How one attempt on one agent ended; drives retry and fallback decisions."""
-
-    SUCCESS = "success"
-    NOT_SENT = "not_sent"
-    REJECTED = "rejected"
-    AMBIGUOUS = "ambiguous"
-    CLIENT_ERROR = "client_error"
-    REMOTE_FAILURE = "remote_failure"
-    TIMEOUT = "timeout"
-    INVALID_RESPONSE = "invalid_response"
-    INVALID_OUTPUT = "invalid_output"
-    CIRCUIT_OPEN = "circuit_open"
 
 
 class ExecutionParams(BaseModel):

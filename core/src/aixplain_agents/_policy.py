@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-from aixplain_agents._models import Outcome
+from aixplain_agents._outcome import Outcome
 
 Clock = Callable[[], float]
 

@@ -23,6 +23,8 @@ class ProgressOptions:
     mode: ProgressMode = "off"
     verbosity: int = 1
     truncate: bool = True
+    #: Where progress lines go; None means the engine's own logger.
+    logger: logging.Logger | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("off", "status", "logs"):

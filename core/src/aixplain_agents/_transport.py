@@ -15,7 +15,8 @@ import httpx
 
 from aixplain_agents._config import ConnectionSettings, origin_of
 from aixplain_agents._engine import Flow, HttpCall, HttpFailure, HttpReply, Reply, Sleep
-from aixplain_agents._models import Outcome, SubmittedRun
+from aixplain_agents._models import SubmittedRun
+from aixplain_agents._outcome import Outcome
 
 T = TypeVar("T")
 OnSubmit = Callable[[SubmittedRun], Any]
