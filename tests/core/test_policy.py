@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from aixplain_agents._models import Outcome
+from aixplain_agents._outcome import Outcome
 from aixplain_agents._policy import (
     CircuitBreaker,
     Deadline,
