@@ -3,8 +3,9 @@
 For each incident of ``data/incidents.jsonl``, the stages of ``data/pipeline.json``
 run one after another with ``chain``: triage (falling back to a second agent when the
 first fails), root cause, then a status page update. Each stage's query includes the
-previous stage's output, pulled from its XCom. Every task pushes the ``request_id``
-of its run as an XCom.
+previous stage's output, pulled from its XCom, and a stage's optional ``variables``
+(such as the status page's ``next_update`` in minutes) fill the agent's prompt
+variables. Every task pushes the ``request_id`` of its run as an XCom.
 
 The triage and root-cause tasks are deferrable: they submit on the worker and poll
 in the triggerer. The status-page task waits on the worker. Uses the connection
@@ -74,6 +75,7 @@ with DAG(
                     agent_id=stage["agent_id"],
                     fallbacks=stage["fallbacks"],
                     query=stage_query(stage, incident, previous_task_id),
+                    variables=stage.get("variables"),
                     output_format=stage["output_format"],
                     expected_output=stage["expected_output"],
                     deferrable=stage["name"] in DEFERRABLE_STAGES,

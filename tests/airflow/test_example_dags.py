@@ -25,9 +25,13 @@ def incident_ids() -> list[str]:
     return [json.loads(line)["id"] for line in lines if line.strip()]
 
 
-def stage_names() -> list[str]:
+def stages() -> list[dict[str, Any]]:
     pipeline = json.loads((DATA / "pipeline.json").read_text(encoding="utf-8"))
-    return [stage["name"] for stage in pipeline["stages"]]
+    return list(pipeline["stages"])
+
+
+def stage_names() -> list[str]:
+    return [stage["name"] for stage in stages()]
 
 
 def test_example_dags_import_without_errors(example_bag):
@@ -48,6 +52,18 @@ def test_incident_triage_stages_run_in_order(example_bag):
             assert dag.get_task(downstream).upstream_task_ids == {upstream}
 
 
+def test_incident_triage_passes_stage_variables(example_bag):
+    dag = example_bag.dags["incident_triage"]
+
+    for incident in incident_ids():
+        for stage in stages():
+            task = dag.get_task(f"{incident}.{stage['name']}")
+            assert dict(task.variables or {}) == stage.get("variables", {}), (
+                incident,
+                stage["name"],
+            )
+
+
 @pytest.mark.slow
 def test_incident_triage_dag_pushes_every_request_id(
     example_bag, aixplain_sandbox, aixplain_connection, run_dag, xcoms
@@ -64,6 +80,9 @@ def test_incident_triage_dag_pushes_every_request_id(
             assert metadata["status"] == "SUCCESS", (incident, stage)
             assert values[(f"{incident}.{stage}", "request_id")], (incident, stage)
     assert values[("INC-1043.triage", "run_metadata")]["fallback_used"] is True
+    for incident in incident_ids():
+        status_update = values[(f"{incident}.status-page", "return_value")]
+        assert "Next update in 30 minutes" in status_update, incident
 
 
 @pytest.mark.slow
