@@ -34,7 +34,7 @@ def _isolate_prefect(home: Path) -> None:
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_UI_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_LOGGING_LEVEL=os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
         PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW="ignore",
     )
     os.environ.pop("PREFECT_API_URL", None)
