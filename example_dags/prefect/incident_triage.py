@@ -5,7 +5,7 @@ For each incident in ``example_dags/data/incidents.jsonl`` the stages defined in
 agent when the first fails), a root-cause hypothesis, then a status page update.
 Incidents run concurrently. Each stage creates a table artifact keyed
 ``<incident id>-<stage name>`` (for example ``inc-1042-root-cause``) with the
-request id, the agent that answered, the status and the credits.
+request id, the agent that returned the result, the status and the credits.
 
 Run it against a local sandbox:
 

@@ -42,10 +42,10 @@ class SyncCompatibleTask(Task):  # type: ignore[type-arg]
     def with_options(self, **options: Any) -> SyncCompatibleTask:
         """Return a copy with changed options that stays callable from sync code."""
         copy = super().with_options(**options)
-        # Task.with_options always builds a plain Task; it holds no state this class
-        # lacks, so switching the class back is safe.
+        # Task.with_options always builds a plain Task. This class adds no state,
+        # so switching the copy's class back is safe.
         copy.__class__ = SyncCompatibleTask
-        return copy
+        return copy  # type: ignore[return-value]
 
 
 def sync_compatible_task(

@@ -19,7 +19,7 @@ from prefect_aixplain.exceptions import ConcurrencyLimitNotFoundError
 class RunLimits:
     """Names of the Prefect global concurrency limits that gate agent runs.
 
-    ``concurrency_limit`` holds one slot for the whole run (submit, polls and
+    ``concurrency_limit`` occupies one slot for the whole run (submit, polls and
     fallbacks), so it bounds the runs in flight. ``rate_limit`` takes one slot
     before the run starts, so it bounds how many runs start per second; that limit
     needs a slot decay. A missing limit is skipped with a warning from Prefect,

@@ -13,9 +13,8 @@ from typing import Any
 
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
-from prefect.states import State
 
 from aixplain_agents import (
     AgentRunResult,
@@ -61,6 +60,7 @@ def retry_condition_fn(task: Task[..., Any], task_run: TaskRun, state: State) ->
 
 async def load_credentials(credentials: CredentialsRef) -> AixplainCredentials:
     """Return the block, loading it by name when given a string."""
+    block: AixplainCredentials
     if isinstance(credentials, str):
         block = await AixplainCredentials.aload(credentials)
     else:
@@ -141,11 +141,11 @@ async def run_agent(
 ) -> AgentRunResult:
     """Run an aiXplain agent, falling back along ``fallbacks``, and record it.
 
-    Submits the run once, polls it to a terminal state inside this task run and
-    creates a table artifact with the request id, the agent that answered, the
-    fallback steps, the status, the credits and the run time, plus a link artifact
-    to the run's result. A retry of this task, or of its flow, resumes the run an
-    earlier try submitted instead of starting a second one.
+    Submits the run once and polls it to a terminal state inside this task run.
+    Creates a table artifact with the request id, the agent that returned the
+    result, the fallback steps, the status, the credits and the run time, plus a
+    link artifact to the run's result. A retry of this task, or of its flow,
+    resumes the run an earlier try submitted instead of starting a second one.
 
     Args:
         credentials: an :class:`AixplainCredentials` block or the name of a saved one.
