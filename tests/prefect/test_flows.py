@@ -120,6 +120,22 @@ async def test_run_agent_chain_feeds_previous_output(credentials_name: str) -> N
 
 
 @pytest.mark.anyio
+async def test_run_agent_chain_sends_stage_variables(credentials_name: str) -> None:
+    stages = [
+        AgentStage(
+            name="update",
+            agent_id="status-page",
+            query="{title}",
+            variables={"next_update": 30},
+        )
+    ]
+
+    results = await run_agent_chain(credentials_name, stages, {"title": "Outage"})
+
+    assert "Next update in 30 minutes" in results[0].output
+
+
+@pytest.mark.anyio
 async def test_incident_triage_records_every_stage(
     sandbox: Sandbox, credentials_name: str
 ) -> None:

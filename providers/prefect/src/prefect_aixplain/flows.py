@@ -33,6 +33,9 @@ class AgentStage(BaseModel):
     query: str = Field(description="Query template, e.g. 'Triage {title}'.")
     output_format: Literal["text", "markdown", "json"] | None = None
     expected_output: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = Field(
+        default=None, description="Values for the agent's prompt variables."
+    )
     timeout: float | None = Field(default=None, gt=0)
 
     def render(self, inputs: Mapping[str, Any], previous: Any) -> str:
@@ -69,6 +72,7 @@ async def arun_stages(
             fallbacks=stage.fallbacks,
             output_format=stage.output_format,
             expected_output=stage.expected_output,
+            variables=stage.variables,
             timeout=stage.timeout,
             artifact_key=artifact_key(key_prefix, stage.name),
         )
