@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from structlog.testing import capture_logs
 
 from aixplain_provider.operators.aixplain import AixplainAgentRunOperator
 
@@ -119,3 +122,83 @@ def test_operator_terminal_failure_without_fallback_fails(
 
     assert dag_run.state == "failed"
     assert task_instances(dag_run)["run"].state == "failed"
+
+
+class MemoryTaskStateStore:
+    """In-memory stand-in for ``context["task_state_store"]``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, retention: Any = None) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+class RecordingTaskInstance:
+    """Stand-in for ``context["ti"]`` that keeps pushed XComs in a dict."""
+
+    try_number = 1
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+def kill_messages(operator: AixplainAgentRunOperator) -> list[str]:
+    """Call ``on_kill`` and return the formatted warnings it logged."""
+    with capture_logs() as entries:
+        operator.on_kill()
+    return [
+        entry["event"] % tuple(entry.get("positional_args", ()))
+        for entry in entries
+        if entry["log_level"] == "warning"
+    ]
+
+
+def test_on_kill_logs_request_id_of_run(aixplain_sandbox_factory, aixplain_connection):
+    # The agent runs for 2 s, so on_kill runs while execute() still waits, as when
+    # Airflow kills a running task.
+    sandbox = aixplain_sandbox_factory({"agents": {"echo": {"duration": 2.0}}})
+    aixplain_connection(sandbox)
+    operator = AixplainAgentRunOperator(
+        task_id="run", agent_id="echo", query="long job", deferrable=False
+    )
+    ti = RecordingTaskInstance()
+    context = {"ti": ti, "task_state_store": MemoryTaskStateStore()}
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: outcome.update(output=operator.execute(context)), daemon=True
+    )
+
+    worker.start()
+    deadline = time.monotonic() + 10
+    while "request_id" not in ti.xcoms and time.monotonic() < deadline:
+        time.sleep(0.05)
+    messages = kill_messages(operator)
+    worker.join(timeout=30)
+
+    request_id = ti.xcoms["request_id"]
+    assert len(messages) == 1
+    assert f"request_id={request_id}" in messages[0]
+    assert "cannot cancel a run" in messages[0]
+    assert not worker.is_alive()
+    assert outcome["output"] == "long job"
+    assert sandbox.stats()["agents"]["echo"]["runs_accepted"] == 1
+
+
+def test_on_kill_before_submit_logs_no_run():
+    operator = AixplainAgentRunOperator(task_id="run", agent_id="echo", query="hi")
+
+    messages = kill_messages(operator)
+
+    assert len(messages) == 1
+    assert "no request_id to report" in messages[0]
+    assert "cannot cancel a run" in messages[0]

@@ -137,3 +137,131 @@ def test_deferred_task_survives_ten_poll_503s(
     assert task_instances(dag_run)["run"].try_number == 1
     assert stats["agents"]["echo"]["runs_accepted"] == 1
     assert request["polls"] >= 11
+
+
+class FailFirstCompleteOperator(AixplainAgentRunOperator):
+    """Fails inside ``execute_complete`` of the first try, while fetching the output.
+
+    It simulates a worker that loses the connection to the service after the
+    trigger reported success.
+    """
+
+    def _fetch_result(self, client: Any, run: Any, deadline: float) -> Any:
+        if self._try_number == 1:
+            raise RuntimeError("simulated failure in execute_complete")
+        return super()._fetch_result(client, run, deadline)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        self._try_number = context["ti"].try_number
+        return super().execute_complete(context, event)
+
+
+def test_retry_after_execute_complete_failure_resumes(
+    aixplain_sandbox, aixplain_connection, dag_id, run_dag, xcoms, task_instances
+):
+    aixplain_connection(aixplain_sandbox)
+    dag = retrying_dag(
+        dag_id,
+        FailFirstCompleteOperator,
+        agent_id="echo",
+        query="finish me",
+        deferrable=True,
+    )
+
+    dag_run = run_dag(dag)
+    values = xcoms(dag_run)
+    stats = aixplain_sandbox.stats()
+
+    assert dag_run.state == "success"
+    assert task_instances(dag_run)["run"].try_number == 2
+    assert stats["agents"]["echo"]["runs_accepted"] == 1
+    assert values[("run", "request_id")] in stats["requests"]
+    assert values[("run", "return_value")] == "finish me"
+
+
+def stored_run_rows(dag_run: Any, task_id: str) -> list[Any]:
+    """Return the task state store rows of one task in one DAG run."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(TaskStateStoreModel).filter(
+            TaskStateStoreModel.dag_id == dag_run.dag_id,
+            TaskStateStoreModel.run_id == dag_run.run_id,
+            TaskStateStoreModel.task_id == task_id,
+        )
+        return [(row.key, row.value) for row in rows]
+
+
+@MODES
+def test_success_clears_task_state_store(
+    deferrable, aixplain_sandbox, aixplain_connection, dag_id, run_dag
+):
+    aixplain_connection(aixplain_sandbox)
+    dag = retrying_dag(
+        dag_id,
+        AixplainAgentRunOperator,
+        agent_id="echo",
+        query="done",
+        deferrable=deferrable,
+    )
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success"
+    assert stored_run_rows(dag_run, "run") == []
+
+
+def clear_upstream_once(dag_run: Any, ti: Any) -> str:
+    """Clear the successful ``run`` task, as a user does from the UI or REST API.
+
+    Returns the request id of the run that ``run`` pushed before the clear.
+    """
+    from airflow.models.taskinstance import TaskInstance, clear_task_instances
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    first_request_id = str(ti.xcom_pull(task_ids="run", key="request_id"))
+    with create_session() as session:
+        cleared = session.query(TaskInstance).filter(
+            TaskInstance.dag_id == dag_run.dag_id,
+            TaskInstance.run_id == dag_run.run_id,
+            TaskInstance.task_id == "run",
+        )
+        # The DAG run is still running, so it must stay so for dag.test() to go on.
+        clear_task_instances(list(cleared), session, dag_run_state=DagRunState.RUNNING)
+    return first_request_id
+
+
+@MODES
+def test_manual_clear_after_success_submits_again(
+    deferrable,
+    aixplain_sandbox,
+    aixplain_connection,
+    dag_id,
+    run_dag,
+    xcoms,
+    task_instances,
+):
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    aixplain_connection(aixplain_sandbox)
+    with DAG(dag_id, schedule=None, start_date=START) as dag:
+        run = AixplainAgentRunOperator(
+            task_id="run", agent_id="echo", query="again", deferrable=deferrable
+        )
+        clear = PythonOperator(task_id="clear", python_callable=clear_upstream_once)
+        run >> clear
+
+    dag_run = run_dag(dag)
+    values = xcoms(dag_run)
+    first_request_id = values[("clear", "return_value")]
+    second_request_id = values[("run", "request_id")]
+    stats = aixplain_sandbox.stats()
+
+    assert dag_run.state == "success"
+    assert task_instances(dag_run)["run"].try_number == 2
+    assert stats["agents"]["echo"]["runs_accepted"] == 2
+    assert first_request_id in stats["requests"]
+    assert second_request_id in stats["requests"]
+    assert second_request_id != first_request_id

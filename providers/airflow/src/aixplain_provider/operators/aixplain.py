@@ -131,6 +131,8 @@ class AixplainAgentRunOperator(BaseOperator):
         self.max_xcom_output_bytes = max_xcom_output_bytes
         self.output_storage_path = output_storage_path
         self.allow_duplicate_submit = allow_duplicate_submit
+        # The run this try is waiting on, for on_kill to report.
+        self._in_flight: StoredRun | None = None
 
     @cached_property
     def hook(self) -> AixplainHook:
@@ -238,11 +240,20 @@ class AixplainAgentRunOperator(BaseOperator):
         self._fail(state, event)
 
     def on_kill(self) -> None:
-        """Log the run left behind: the aiXplain API has no endpoint to cancel a run."""
+        """Log the run left behind, because the aiXplain API cannot cancel a run."""
+        run = self._in_flight
+        if run is None:
+            self.log.warning(
+                "Task killed before this try recorded an aiXplain run, so there is no "
+                "request_id to report. The aiXplain API cannot cancel a run"
+            )
+            return
         self.log.warning(
-            "Task killed. The aiXplain run it started (see the request_id XCom) keeps "
-            "running on the service, because the aiXplain API cannot cancel a run. "
-            "A retry of this task resumes that run"
+            "Task killed while aiXplain run request_id=%s of agent %s was in flight. "
+            "The aiXplain API cannot cancel a run, so it keeps running on the service "
+            "and a retry of this task resumes it",
+            run.request_id,
+            run.agent_id,
         )
 
     # --- Steps shared by both modes.
@@ -273,6 +284,7 @@ class AixplainAgentRunOperator(BaseOperator):
         self, context: Context, state: RunState, stored: StoredRun
     ) -> None:
         state.save(stored)
+        self._in_flight = stored
         context["ti"].xcom_push(key=REQUEST_ID_XCOM_KEY, value=stored.request_id)
         self.log.info(
             "aiXplain run in flight: agent=%s request_id=%s",
