@@ -80,8 +80,9 @@ def test_flow_retry_resumes_submitted_run(
     aixplain_sandbox_factory: Callable[..., Sandbox],
     save_credentials: Callable[[Sandbox], str],
 ) -> None:
-    # NOTE: a flow that raises a TimeoutError subclass, RunTimeoutError included,
-    # ends TimedOut in Prefect 3.9 and is not retried, so this uses another fault.
+    # Invalid poll bodies fail the first try while the run itself stays alive, so
+    # the retry has a run to resume. After a timeout the service stops the run at
+    # its maxTime, and a resume would find it FAILED.
     sandbox = aixplain_sandbox_factory(scenario(slow=BROKEN_POLLS_AGENT))
     name = save_credentials(sandbox)
 

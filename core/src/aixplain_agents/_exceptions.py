@@ -142,8 +142,12 @@ class RunFailedError(AixplainError):
         self.supplier_error = supplier_error
 
 
-class RunTimeoutError(AixplainError, TimeoutError):
-    """The deadline passed before the run reached a terminal state."""
+class RunTimeoutError(AixplainError):
+    """The deadline passed before the run reached a terminal state.
+
+    It does not subclass the builtin ``TimeoutError`` on purpose: Prefect 3.9 marks a
+    flow that raises one as TimedOut and skips its retries.
+    """
 
     failure_class = "timeout"
     outcome = Outcome.TIMEOUT
