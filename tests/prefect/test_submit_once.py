@@ -149,3 +149,25 @@ def test_variable_api_available() -> None:
     Variable.set("aixplain_probe", {"ok": True}, overwrite=True)
 
     assert Variable.get("aixplain_probe") == {"ok": True}
+
+
+def test_flow_retry_after_timeout_resumes_same_run(
+    aixplain_sandbox_factory: Callable[..., Sandbox],
+    save_credentials: Callable[[Sandbox], str],
+) -> None:
+    # A hung run ignores maxTime, so both tries time out on the same run.
+    hung = {"duration": 0, "faults": [{"kind": "never_completes"}]}
+    sandbox = aixplain_sandbox_factory(scenario(hung=hung))
+    name = save_credentials(sandbox)
+    tries: list[int] = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def once() -> AgentRunResult:
+        tries.append(len(tries) + 1)
+        return run_agent(name, "hung", "x", timeout=0.5)
+
+    state = once(return_state=True)
+
+    assert state.is_failed()
+    assert tries == [1, 2]
+    assert submissions(sandbox, "hung") == 1
