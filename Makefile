@@ -63,6 +63,8 @@ lint: envs
 	$(CORE_ENV)/bin/ruff format --check .
 	$(CORE_ENV)/bin/ruff check .
 	$(CORE_ENV)/bin/mypy core/src
+	$(AIRFLOW_ENV)/bin/mypy providers/airflow/src
+	$(PREFECT_ENV)/bin/mypy providers/prefect/src
 
 clean:
 	rm -rf $(TOOLS) $(CORE_ENV) $(AIRFLOW_ENV) $(PREFECT_ENV) $(CONFORMANCE_ENV) .demo
