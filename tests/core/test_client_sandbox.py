@@ -456,3 +456,46 @@ def test_key_absent_from_logs_and_errors(
     assert secret not in caplog.text
     assert secret not in str(caught.value)
     assert secret not in repr(result)
+
+
+def test_shared_async_client_reused_within_loop(aixplain_sandbox: Sandbox) -> None:
+    import asyncio
+
+    from aixplain_agents import AsyncAgentClient, ConnectionSettings
+
+    settings = ConnectionSettings(
+        api_key=aixplain_sandbox.api_key, base_url=aixplain_sandbox.base_url
+    )
+
+    async def two_runs() -> tuple[bool, str]:
+        first = AsyncAgentClient.shared(settings)
+        async with first:
+            await first.run("echo", "one")
+        second = AsyncAgentClient.shared(settings)
+        async with second:
+            result = await second.run("echo", "two")
+        return first is second, result.status
+
+    same, status = asyncio.run(two_runs())
+    assert same is True
+    assert status == "SUCCESS"
+
+
+def test_shared_async_client_differs_per_key(aixplain_sandbox: Sandbox) -> None:
+    import asyncio
+
+    from aixplain_agents import AsyncAgentClient, ConnectionSettings
+
+    base_url = aixplain_sandbox.base_url
+
+    async def clients() -> tuple[AsyncAgentClient, AsyncAgentClient]:
+        first = AsyncAgentClient.shared(
+            ConnectionSettings(api_key="a", base_url=base_url)
+        )
+        second = AsyncAgentClient.shared(
+            ConnectionSettings(api_key="b", base_url=base_url)
+        )
+        return first, second
+
+    first, second = asyncio.run(clients())
+    assert first is not second

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -341,6 +342,15 @@ class AgentClient(_ClientBase):
         return _agent_body(response, agent_id)
 
 
+# Shared async clients per event loop, then per settings and options. An entry goes
+# away with its loop.
+# NOTE: a shared client's pool is not closed when its loop ends; its sockets close
+# when the client is garbage-collected.
+_SHARED_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[Any, ...], AsyncAgentClient]
+] = weakref.WeakKeyDictionary()
+
+
 class AsyncAgentClient(_ClientBase):
     """Runs aiXplain agents on asyncio; one client can track thousands of runs at once.
 
@@ -360,6 +370,26 @@ class AsyncAgentClient(_ClientBase):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._http_options())
         self._slots = asyncio.Semaphore(DEFAULT_LIMITS.max_connections or 100)
+        self._shared = False
+
+    @classmethod
+    def shared(cls, settings: ConnectionSettings, **options: Any) -> AsyncAgentClient:
+        """Return the client of the running event loop for these settings and options.
+
+        Code that many tasks run on one loop (Airflow triggers, for example) should
+        take its client here, so they share one connection pool instead of opening
+        one each. ``async with`` on a shared client does not close it; it lives as
+        long as its event loop.
+        """
+        loop = asyncio.get_running_loop()
+        clients = _SHARED_CLIENTS.setdefault(loop, {})
+        key = (settings, tuple(sorted(options.items())))
+        client = clients.get(key)
+        if client is None or client._http.is_closed:
+            client = cls(settings=settings, **options)
+            client._shared = True
+            clients[key] = client
+        return client
 
     async def __aenter__(self) -> AsyncAgentClient:
         return self
@@ -370,7 +400,8 @@ class AsyncAgentClient(_ClientBase):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if not self._shared:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool if this client created it."""
