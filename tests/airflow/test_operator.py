@@ -144,6 +144,7 @@ class RecordingTaskInstance:
     """Stand-in for ``context["ti"]`` that keeps pushed XComs in a dict."""
 
     try_number = 1
+    max_tries = 0
 
     def __init__(self) -> None:
         self.xcoms: dict[str, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -194,8 +195,8 @@ def stored_run_rows(dag_run: Any, task_id: str) -> list[Any]:
 
 
 @MODES
-def test_success_clears_task_state_store(
-    deferrable, aixplain_sandbox, aixplain_connection, dag_id, run_dag
+def test_success_marks_stored_run_succeeded(
+    deferrable, aixplain_sandbox, aixplain_connection, dag_id, run_dag, xcoms
 ):
     aixplain_connection(aixplain_sandbox)
     dag = retrying_dag(
@@ -207,9 +208,60 @@ def test_success_clears_task_state_store(
     )
 
     dag_run = run_dag(dag)
+    rows = stored_run_rows(dag_run, "run")
+    (key, value) = rows[0]
+    stored = json.loads(value)
 
     assert dag_run.state == "success"
-    assert stored_run_rows(dag_run, "run") == []
+    assert len(rows) == 1
+    assert key == "aixplain_run"
+    assert stored["request_id"] == xcoms(dag_run)[("run", "request_id")]
+    # retries=2 gives max_tries=2 on the first try.
+    assert stored["succeeded_max_tries"] == 2
+
+
+class LostSuccessReportOperator(AixplainAgentRunOperator):
+    """Fails the first try after it returned the output.
+
+    It simulates the scheduler marking a finished try for retry, as LocalExecutor
+    did on Airflow 3.3.2 under CPU load for a resumed deferred task.
+    """
+
+    def _finish(self, context: Any, state: Any, result: Any) -> Any:
+        output = super()._finish(context, state, result)
+        if context["ti"].try_number == 1:
+            raise RuntimeError("simulated lost success report")
+        return output
+
+
+@MODES
+def test_retry_after_lost_success_submits_once(
+    deferrable,
+    aixplain_sandbox,
+    aixplain_connection,
+    dag_id,
+    run_dag,
+    xcoms,
+    task_instances,
+):
+    aixplain_connection(aixplain_sandbox)
+    dag = retrying_dag(
+        dag_id,
+        LostSuccessReportOperator,
+        agent_id="echo",
+        query="once only",
+        deferrable=deferrable,
+    )
+
+    dag_run = run_dag(dag)
+    values = xcoms(dag_run)
+    stats = aixplain_sandbox.stats()
+
+    assert dag_run.state == "success"
+    assert task_instances(dag_run)["run"].try_number == 2
+    assert stats["agents"]["echo"]["runs_accepted"] == 1
+    assert values[("run", "request_id")] in stats["requests"]
+    assert values[("run", "return_value")] == "once only"
 
 
 def clear_upstream_once(dag_run: Any, ti: Any) -> str:

@@ -41,6 +41,9 @@ class AixplainAgentRunOperator(BaseOperator):
     submitted. It is also stored in the task state store (Airflow 3.3+), so a retry
     after a crash or a failed poll resumes that run instead of submitting a new one.
     A run that ended in a terminal failure is forgotten, so the next try submits afresh.
+    A run that succeeded is kept and marked: a retry of that try (when Airflow did not
+    record its success) returns the run's output again, and a manual clear of the task
+    submits a new run.
 
     The return value is the output: parsed JSON when ``output_format`` is "json", else
     text. When the JSON-encoded output is larger than ``max_xcom_output_bytes``, it is
@@ -148,6 +151,15 @@ class AixplainAgentRunOperator(BaseOperator):
         request = self._build_request()
 
         stored = state.load()
+        if stored is not None and stored.succeeded_max_tries is not None:
+            if stored.succeeded_max_tries == context["ti"].max_tries:
+                return self._return_succeeded_run(context, state, stored, deadline)
+            self.log.info(
+                "The task was cleared after run %s succeeded; submitting a new run",
+                stored.request_id,
+            )
+            state.clear()
+            stored = None
         if stored is not None and stored.agent_id not in self._chain():
             self.log.warning(
                 "Ignoring stored run %s of agent %s, which is not in this task's chain",
@@ -170,6 +182,28 @@ class AixplainAgentRunOperator(BaseOperator):
                 stored = self._submit(context, state, self.agent_id, request, deadline)
             self._defer(stored)
         return self._run_blocking(context, state, request, stored, deadline)
+
+    def _return_succeeded_run(
+        self, context: Context, state: RunState, stored: StoredRun, deadline: float
+    ) -> Any:
+        # LocalExecutor on Airflow 3.3.2 did this under CPU load. The scheduler marked a
+        # resumed deferred task for retry after the task had returned its output.
+        # NOTE: how long the aiXplain API keeps a finished run's output is not known.
+        # If it has expired, this try fails instead of submitting a new run.
+        self.log.warning(
+            "aiXplain run agent=%s request_id=%s succeeded in an earlier try that "
+            "Airflow did not record as successful; returning its output without "
+            "submitting a new run",
+            stored.agent_id,
+            stored.request_id,
+        )
+        self._in_flight = stored
+        with self.hook.get_client() as client:
+            try:
+                result = self._fetch_result(client, stored.submitted_run(), deadline)
+            except AixplainError as exc:
+                self._fail(state, error_event(exc, stored.agent_id, stored.request_id))
+        return self._finish(context, state, result)
 
     def _run_blocking(
         self,
@@ -321,8 +355,14 @@ class AixplainAgentRunOperator(BaseOperator):
         )
 
     def _finish(self, context: Context, state: RunState, result: AgentRunResult) -> Any:
-        state.clear()
         ti = context["ti"]
+        stored = state.load()
+        if stored is not None and stored.request_id == result.request_id:
+            # Kept rather than deleted, so that a retry of this try returns the
+            # output again instead of submitting a new run (see StoredRun).
+            state.save(replace(stored, succeeded_max_tries=ti.max_tries))
+        else:
+            state.clear()
         ti.xcom_push(key=REQUEST_ID_XCOM_KEY, value=result.request_id)
 
         metadata = result.metadata()

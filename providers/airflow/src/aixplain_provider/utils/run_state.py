@@ -16,12 +16,20 @@ class _WarningLogger(Protocol):
 
 @dataclass(frozen=True)
 class StoredRun:
-    """The run a task is waiting on, and the Unix time its overall deadline ends."""
+    """The run a task is waiting on, and the Unix time its overall deadline ends.
+
+    ``succeeded_max_tries`` is set once the task returned the run's output: it is the
+    task instance's ``max_tries`` at that moment. Clearing a task raises
+    ``max_tries`` (Airflow 3.3 sets it to the try number plus the retries), so a
+    later try with the same value is a retry of a try whose success Airflow did not
+    record, and a different value means a user cleared the task.
+    """
 
     agent_id: str
     request_id: str
     poll_url: str
     deadline: float
+    succeeded_max_tries: int | None = None
 
     def submitted_run(self) -> SubmittedRun:
         """Return the core's handle for this run, to resume polling it."""
