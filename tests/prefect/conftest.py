@@ -26,6 +26,10 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("PREFECT_API_KEY", None)
 
 import pytest  # noqa: E402
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId  # noqa: E402
+from prefect.client.schemas.objects import Log  # noqa: E402
+from prefect.logging.handlers import APILogHandler  # noqa: E402
 from prefect.settings import (  # noqa: E402
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     temporary_settings,
@@ -62,6 +66,15 @@ def scenario(**agents: dict[str, Any]) -> dict[str, Any]:
     result["api_keys"] = [SECRET_KEY]
     result["agents"].update(agents)
     return result
+
+
+def read_logs(flow_run_id: object) -> list[Log]:
+    """Flush the API log handler, then read the flow run's logs from the API."""
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        return client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 @pytest.fixture

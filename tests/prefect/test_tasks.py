@@ -27,6 +27,7 @@ from aixplain_agents import (
 from aixplain_agents.sandbox import Sandbox
 from prefect_aixplain import (
     AixplainCredentials,
+    ConcurrencyLimitNotFoundError,
     retry_condition_fn,
     run_agent,
     submit_agent_run,
@@ -239,6 +240,7 @@ def _task_run() -> TaskRun:
         pytest.param(AuthenticationError("x", status_code=401), False, id="auth"),
         pytest.param(ClientRequestError("x", status_code=404), False, id="client"),
         pytest.param(ConfigurationError("x"), False, id="config"),
+        pytest.param(ConcurrencyLimitNotFoundError("x"), False, id="missing-limit"),
         pytest.param(TransportError("x"), True, id="transport"),
         pytest.param(AmbiguousSubmitError("x"), True, id="ambiguous"),
         pytest.param(RunTimeoutError("x"), True, id="timeout"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from prefect.concurrency.asyncio import (
@@ -41,28 +41,40 @@ async def limited(limits: RunLimits) -> AsyncIterator[None]:
         AcquireConcurrencySlotTimeoutError: no slot came free within
             ``timeout_seconds``.
     """
-    try:
-        if limits.rate_limit is not None:
+    if limits.rate_limit is not None:
+        with _raise_if_missing(limits, limits.rate_limit, "--slot-decay-per-second 1"):
             await rate_limit(
                 limits.rate_limit,
                 timeout_seconds=limits.timeout_seconds,
                 strict=limits.strict,
             )
-        if limits.concurrency_limit is None:
-            yield
-            return
+
+    if limits.concurrency_limit is None:
+        yield
+        return
+    with _raise_if_missing(limits, limits.concurrency_limit):
         async with concurrency(
             limits.concurrency_limit,
             timeout_seconds=limits.timeout_seconds,
             strict=limits.strict,
         ):
             yield
+
+
+@contextmanager
+def _raise_if_missing(
+    limits: RunLimits, name: str, create_options: str = ""
+) -> Iterator[None]:
+    """Turn Prefect's error for a missing strict limit into one that names the fix."""
+    try:
+        yield
     except ConcurrencySlotAcquisitionError as exc:
-        if limits.strict and "must be created" in str(exc):
-            names = [n for n in (limits.concurrency_limit, limits.rate_limit) if n]
-            raise ConcurrencyLimitNotFoundError(
-                f"global concurrency limit {' or '.join(map(repr, names))} does not "
-                "exist; create it, for example with `prefect gcl create NAME "
-                "--limit 5`, or pass strict=False to run without it"
-            ) from exc
-        raise
+        # NOTE: Prefect 3.9 raises this class for other acquisition failures too,
+        # so only its message text identifies a missing limit.
+        if not (limits.strict and "must be created" in str(exc)):
+            raise
+        command = f"prefect gcl create {name} --limit 5 {create_options}".strip()
+        raise ConcurrencyLimitNotFoundError(
+            f"global concurrency limit {name!r} does not exist. Create it, for "
+            f"example with `{command}`, or pass strict_limits=False to run without it"
+        ) from exc

@@ -37,22 +37,25 @@ from prefect_aixplain.artifacts import (
 )
 from prefect_aixplain.artifacts import artifact_key as build_artifact_key
 from prefect_aixplain.credentials import AixplainCredentials
+from prefect_aixplain.exceptions import ConcurrencyLimitNotFoundError
 from prefect_aixplain.limits import RunLimits, limited
 from prefect_aixplain.logging import redact_secret
 
 CredentialsRef = AixplainCredentials | str
 
-# Errors that a retry of the same task cannot fix: the request or the key is wrong.
-NOT_RETRYABLE = (ClientRequestError, ConfigurationError)
+# Errors that a retry of the same task cannot fix, because the request, the key or a
+# setting is invalid, or a limit named with strict_limits does not exist.
+NOT_RETRYABLE = (ClientRequestError, ConfigurationError, ConcurrencyLimitNotFoundError)
 # Errors after which the submitted run is over, so a retry must submit a new one.
 _RUN_ENDED = (RunFailedError, OutputValidationError, *NOT_RETRYABLE)
 
 
 def retry_condition_fn(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
-    """Return False for errors a retry cannot fix: a rejected key or an invalid setting.
+    """Return False for errors a retry cannot fix, True for the others.
 
-    Pass it as ``retry_condition_fn`` to tasks that call the core directly; the
-    tasks of this module already use it.
+    A retry cannot fix a rejected key or request, an invalid setting, or a missing
+    limit named with ``strict_limits``. Pass it as ``retry_condition_fn`` to tasks
+    that call the core directly; the tasks of this module already use it.
     """
     error = state.data
     return not isinstance(error, NOT_RETRYABLE)
