@@ -142,11 +142,6 @@ def test_progress_logs_one_line_per_step(stepper_credentials_name: str) -> None:
     assert not any("status=IN_PROGRESS" in message for message in messages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core's poll loop reports steps only from IN_PROGRESS polls, so "
-    "steps that first appear in the terminal poll are never logged",
-)
 def test_progress_logs_include_final_steps(stepper_credentials_name: str) -> None:
     messages = [log.message for log in run_stepper(stepper_credentials_name, "logs")]
     steps = [int(m.group(1)) for m in map(STEP_LINE.search, messages) if m]

@@ -448,6 +448,11 @@ def _poll(
         else:
             state = wire.interpret_poll(wire.decode_json(reply.content))
             if isinstance(state, wire.Finished):
+                # Steps that finished after the last IN_PROGRESS poll are only in
+                # the terminal body, so report them before returning.
+                final_steps = wire.as_dict(state.body.get("data")).get("steps")
+                if isinstance(final_steps, list):
+                    reporter.on_poll(state.status, final_steps)
                 _log_finished(run, state, polls + 1)
                 return state
             if isinstance(state, wire.Running):
