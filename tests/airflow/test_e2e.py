@@ -66,9 +66,10 @@ class Component:
 
 @dataclass
 class Deployment:
-    """A running Airflow deployment: its REST API client and its components."""
+    """A running Airflow deployment: its REST API client, home and components."""
 
     api: httpx.Client
+    home: Path
     components: dict[str, Component]
 
     def assert_running(self) -> None:
@@ -227,7 +228,7 @@ def deployment(tmp_path: Path, aixplain_sandbox: Any) -> Iterator[Deployment]:
     }
     base_url = f"http://127.0.0.1:{port}"
     deployment = Deployment(
-        api=httpx.Client(base_url=base_url, timeout=30), components={}
+        api=httpx.Client(base_url=base_url, timeout=30), home=home, components={}
     )
     try:
         for name, args in commands.items():
@@ -308,12 +309,12 @@ def xcom_value(api: httpx.Client, run_id: str, task_id: str, key: str) -> Any:
 
 
 def task_log_events(
-    api: httpx.Client, run_id: str, task_id: str, last_try: int
+    deployment: Deployment, run_id: str, task_id: str, last_try: int
 ) -> list[dict[str, Any]]:
     """Return the structured log lines of every try, including the trigger's lines.
 
-    An earlier try whose task instance Airflow no longer finds (404) is skipped,
-    which happened when the scheduler retried a try that was still queued.
+    The REST API answers 404 for an earlier try that the scheduler retried while it
+    was still queued, so such a try's log files are read from the logs folder.
     """
     lines: list[dict[str, Any]] = []
     for try_number in range(1, last_try + 1):
@@ -321,14 +322,29 @@ def task_log_events(
             f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}"
             f"/logs/{try_number}"
         )
-        response = api.get(
+        response = deployment.api.get(
             path, params={"full_content": True}, headers={"Accept": "application/json"}
         )
         if response.status_code == 404 and try_number < last_try:
+            lines += log_file_events(deployment.home, run_id, task_id, try_number)
             continue
         assert response.status_code == 200, f"GET {path}: {response.text}"
         content = response.json()["content"]
         lines += [line for line in content if isinstance(line, dict)]
+    return lines
+
+
+def log_file_events(
+    home: Path, run_id: str, task_id: str, try_number: int
+) -> list[dict[str, Any]]:
+    """Return the JSON log lines of one try's task and trigger log files."""
+    folder = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+    folder = folder / f"task_id={task_id}"
+    lines: list[dict[str, Any]] = []
+    for log_file in sorted(folder.glob(f"attempt={try_number}.log*")):
+        for text in log_file.read_text(errors="replace").splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                lines.append(json.loads(text))
     return lines
 
 
@@ -409,7 +425,7 @@ def test_incident_triage_runs_on_real_components(
             # Under CPU load, Airflow 3.3.2 may retry a task that already returned its
             # output, and that retry returns it without deferring again.
             instance = get_json(api, f"{run_path}/taskInstances/{task_id}")
-            lines = task_log_events(api, run_id, task_id, instance["try_number"])
+            lines = task_log_events(deployment, run_id, task_id, instance["try_number"])
             polling = "Polling aiXplain run agent="
             assert has_event(lines, "Pausing task as DEFERRED"), task_id
             assert has_event(lines, polling, logger=TRIGGER_CLASS), task_id
