@@ -499,3 +499,16 @@ def test_shared_async_client_differs_per_key(aixplain_sandbox: Sandbox) -> None:
 
     first, second = asyncio.run(clients())
     assert first is not second
+
+
+def test_progress_logs_every_step_once(
+    call_client: Call,
+    aixplain_sandbox_factory: Factory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox = aixplain_sandbox_factory(scenario(a=agent(duration=0.3, steps=4)))
+    with caplog.at_level(logging.INFO, logger="aixplain_agents"):
+        call_client(sandbox, "run", "a", "hi", progress="logs")
+    step_lines = [r.getMessage() for r in caplog.records if " step " in r.getMessage()]
+    numbers = [int(line.split(" step ")[1].split(":")[0]) for line in step_lines]
+    assert numbers == [1, 2, 3, 4]
