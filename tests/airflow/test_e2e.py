@@ -313,7 +313,7 @@ def task_log_events(
 ) -> list[dict[str, Any]]:
     """Return the structured log lines of every try, including the trigger's lines.
 
-    The REST API answers 404 for an earlier try that the scheduler retried while it
+    The REST API returns 404 for an earlier try that the scheduler retried while it
     was still queued, so such a try's log files are read from the logs folder.
     """
     lines: list[dict[str, Any]] = []
