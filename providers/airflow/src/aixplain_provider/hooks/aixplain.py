@@ -61,10 +61,15 @@ class AixplainHook(BaseHook):
         )
 
     async def get_async_client(self) -> AsyncAgentClient:
-        """Return an :class:`AsyncAgentClient`; the connection lookup does not block."""
+        """Return the event loop's shared :class:`AsyncAgentClient` for this connection.
+
+        Every trigger of a triggerer that uses the same connection shares one
+        connection pool. The connection lookup does not block the loop, and
+        ``async with`` on the client leaves the shared pool open.
+        """
         connection = await self.aget_connection(self.aixplain_conn_id)
-        return AsyncAgentClient(
-            settings=settings_from_connection(connection),
+        return AsyncAgentClient.shared(
+            settings_from_connection(connection),
             retry_policy=retry_policy_from_connection(connection),
         )
 
