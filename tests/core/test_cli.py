@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,6 +162,21 @@ def test_cli_poll_resumes_without_new_submit(aixplain_sandbox: Sandbox) -> None:
             "--variables is not valid",
         ),
         (["run", "echo", "--query", "hi", "--timeout", "0"], {}, "timeout must be > 0"),
+        (["run", "echo", "--query", "hi", "--timeout", "inf"], {}, "timeout must be"),
+        (["run", "echo", "--query", "hi", "--variables", '{"a": NaN}'], {}, "as JSON"),
+        (
+            ["run", "echo", "--query", "hi", "--variables", "[" * 20000 + "]" * 20000],
+            {},
+            "--variables is nested too deeply",
+        ),
+        (
+            ["run", "echo", "--query", "hi", "--expected-output", '{"a": Infinity}'],
+            {},
+            "expected_output",
+        ),
+        (["poll", "echo__0123456789ab", "--agent-id", "x/y"], {}, "invalid agent id"),
+        (["run", "echo", "--query", "hi"], {"AIXPLAIN_API_KEY": "KÉY"}, "non-ASCII"),
+        (["run", "echo", "--query", "hi"], {"AIXPLAIN_BASE_URL": ""}, "set but empty"),
     ],
 )
 def test_cli_bad_input_exits_2_naming_value(
@@ -170,6 +186,74 @@ def test_cli_bad_input_exits_2_naming_value(
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["-1", "70000", "abc"])
+def test_cli_sandbox_rejects_bad_port(port: str) -> None:
+    done = run_cli("sandbox", "--port", port)
+    assert done.returncode == 2
+    assert "invalid port" in done.stderr
+
+
+def test_cli_verbose_flag_after_subcommand(aixplain_sandbox: Sandbox) -> None:
+    done = run_cli(
+        "run", "echo", "--query", "hi", "-v", env=sandbox_env(aixplain_sandbox)
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_cli_progress_hides_http_request_lines(aixplain_sandbox: Sandbox) -> None:
+    done = run_cli(
+        "run",
+        "echo",
+        "--query",
+        "hi",
+        "--progress",
+        "status",
+        env=sandbox_env(aixplain_sandbox),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "status=" in done.stderr
+    assert "HTTP Request" not in done.stderr
+
+
+def test_cli_plain_output_names_fallback(aixplain_sandbox: Sandbox) -> None:
+    done = run_cli(
+        "run",
+        "triage-primary",
+        "--fallback",
+        "triage-secondary",
+        "--query",
+        "The database is down",
+        env=sandbox_env(aixplain_sandbox),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fallback:   yes (tried triage-primary, triage-secondary)" in done.stdout
+
+
+def test_cli_interrupt_names_run_in_flight(aixplain_sandbox_factory: object) -> None:
+    sandbox = aixplain_sandbox_factory(  # type: ignore[operator]
+        {"agents": {"slow": {"duration": 60}}}
+    )
+    process = subprocess.Popen(
+        [*CLI, "run", "slow", "--query", "hi"],
+        env={**os.environ, **sandbox_env(sandbox)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not sandbox.stats()["requests"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    request_id = next(iter(sandbox.stats()["requests"]))
+    assert process.returncode == 130
+    assert f"aixplain-agents poll {request_id}" in stderr
 
 
 def test_cli_plain_http_remote_host_rejected() -> None:

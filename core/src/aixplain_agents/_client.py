@@ -13,7 +13,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from aixplain_agents import _protocol as wire
-from aixplain_agents._config import ConnectionSettings
+from aixplain_agents._config import ConnectionSettings, validation_message
 from aixplain_agents._engine import (
     HttpCall,
     HttpReply,
@@ -27,6 +27,7 @@ from aixplain_agents._exceptions import (
     InvalidResponseError,
     TransportError,
 )
+from aixplain_agents._ids import check_id
 from aixplain_agents._models import (
     AgentRunResult,
     AgentSpec,
@@ -103,8 +104,8 @@ class _ClientBase:
             raise ConfigurationError(
                 f"invalid agent in the chain: {_first_error(exc)}"
             ) from None
-        if timeout is not None and not timeout > 0:
-            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}")
+        if timeout is not None:
+            check_timeout(timeout)
         return RunPlan(
             base_url=self.settings.base_url,
             request_timeout=self.settings.request_timeout,
@@ -178,6 +179,8 @@ class _ClientBase:
     ) -> SubmittedRun:
         """Return a handle to an existing run, for ``resume``; no request is sent."""
         poll_url = wire.result_url(self.settings.base_url, request_id)
+        if agent_id is not None:
+            check_id(agent_id, "agent id")
         return SubmittedRun(
             agent_id=agent_id or _agent_of(request_id),
             request_id=request_id,
@@ -542,7 +545,7 @@ def build_request(query: str | Mapping[str, Any] | None, **fields: Any) -> RunRe
     flat = {name: fields.pop(name) for name in list(fields) if name in _PARAM_FIELDS}
     try:
         params = ExecutionParams.model_validate({**params_in, **flat})
-        query_value = query if isinstance(query, str) else dict(query)
+        query_value = dict(query) if isinstance(query, Mapping) else query
         return RunRequest(query=query_value, execution_params=params, **fields)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid run request: {_first_error(exc)}") from None
@@ -563,9 +566,26 @@ def _agent_of(request_id: str) -> str:
 
 
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "value"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    return validation_message(exc.errors(include_url=False, include_input=False)[0])
+
+
+# A week: longer than any agent run, short enough to keep deadline arithmetic finite.
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
+def check_timeout(timeout: object) -> float:
+    """Return ``timeout`` if it is a finite number of seconds in (0, a week]."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ConfigurationError(
+            f"timeout must be a number of seconds, got {type(timeout).__name__} "
+            f"{timeout!r}"
+        )
+    if not (0 < timeout <= MAX_TIMEOUT):
+        raise ConfigurationError(
+            f"timeout must be > 0 and at most {MAX_TIMEOUT:g} seconds (a week), "
+            f"got {timeout}"
+        )
+    return float(timeout)
 
 
 def _auth_headers(settings: ConnectionSettings, call: HttpCall) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,29 +63,44 @@ class ConnectionSettings(BaseModel):
                 "the API key contains whitespace or control characters; "
                 "copy it again without surrounding spaces or newlines"
             )
+        if not secret.isascii():
+            raise ValueError(
+                "the API key contains non-ASCII characters, which an HTTP header "
+                "cannot carry; copy the key again from the aiXplain console"
+            )
         return value
 
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        text = value.strip()
+        parts = urlsplit(text)
+        shown = _without_password(text)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"base URL {value!r} is not an absolute http(s) URL; "
+                f"base URL {shown!r} is not an absolute http(s) URL; "
                 f"use e.g. {DEFAULT_BASE_URL!r}"
             )
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError(
-                f"base URL {value!r} must not contain credentials, a query or a "
+                f"base URL {shown!r} must not contain credentials, a query or a "
                 "fragment; give only scheme, host, port and path"
             )
-        return value.strip().rstrip("/")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for an invalid port
+        except ValueError as exc:
+            raise ValueError(f"base URL {shown!r} has an invalid port: {exc}") from None
+        # Lower-case the scheme, so "HTTP://" gets the same plain-http check below.
+        return (scheme + text[len(parts.scheme) :]).rstrip("/")
 
     @field_validator("request_timeout")
     @classmethod
     def _check_request_timeout(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError(f"request_timeout must be > 0 seconds, got {value}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"request_timeout must be a finite number > 0, got {value}"
+            )
         return value
 
     def model_post_init(self, context: Any, /) -> None:
@@ -92,8 +109,9 @@ class ConnectionSettings(BaseModel):
         if insecure and not is_loopback_host(host) and not self.allow_insecure_http:
             raise ConfigurationError(
                 f"base URL {self.base_url!r} uses plain http on a non-loopback host, "
-                "which would send the API key unencrypted; use https, or pass "
-                "allow_insecure_http=True if the network is trusted"
+                "which would send the API key unencrypted; use https, or allow it "
+                "explicitly (allow_insecure_http=True, or --allow-insecure-http in "
+                "the CLI) if the network is trusted"
             )
 
     @property
@@ -119,8 +137,15 @@ class ConnectionSettings(BaseModel):
                 f"no API key: set the {API_KEY_ENV} environment variable or pass "
                 "api_key="
             )
-        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        return build_settings(api_key=key, base_url=url, **options)
+        url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV)
+        if url is not None and not url.strip():
+            # An empty variable is usually a script bug; falling back to the
+            # production URL would send the key somewhere the user did not mean.
+            raise ConfigurationError(
+                f"{BASE_URL_ENV} is set but empty; set it to the service URL, or unset "
+                f"it to use {DEFAULT_BASE_URL}"
+            )
+        return build_settings(api_key=key, base_url=url or DEFAULT_BASE_URL, **options)
 
 
 def build_settings(**fields: Any) -> ConnectionSettings:
@@ -129,7 +154,22 @@ def build_settings(**fields: Any) -> ConnectionSettings:
         return ConnectionSettings(**fields)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_input=False)
+            validation_message(err) for err in exc.errors(include_input=False)
         )
         raise ConfigurationError(f"invalid connection settings: {problems}") from None
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """Return one pydantic error as ``field: message``, without pydantic's prefixes."""
+    where = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with any password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

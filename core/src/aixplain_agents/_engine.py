@@ -346,7 +346,7 @@ def _submit(
         possible_duplicate = possible_duplicate or outcome is Outcome.AMBIGUOUS
         wait = plan.retry.wait_before_retry(failures, retry_after, plan.rng)
         if failures >= plan.retry.max_submit_attempts or wait >= deadline.remaining():
-            raise _submit_exhausted(outcome, agent_id, failures, reason, reply)
+            raise _submit_exhausted(url, agent_id, failures, reason, reply)
 
         logger.warning(
             "retrying run request agent=%s attempt=%d reason=%s (%s) in %.2f s",
@@ -609,9 +609,12 @@ def _client_error(
 
 
 def _submit_exhausted(
-    outcome: Outcome, agent_id: str, failures: int, reason: str, reply: Reply
+    url: str, agent_id: str, failures: int, reason: str, reply: Reply
 ) -> AixplainError:
-    text = f"run request to agent {agent_id} failed {failures} times; last: {reason}"
+    text = (
+        f"run request to agent {agent_id} at {url} failed {failures} times; "
+        f"last: {reason}"
+    )
     if isinstance(reply, HttpReply):
         return ServiceRejectedError(
             text, status_code=reply.status_code, agent_id=agent_id

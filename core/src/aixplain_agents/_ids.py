@@ -17,8 +17,10 @@ def check_id(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{what} must be a string, got {type(value).__name__}")
     if not _ID_PATTERN.fullmatch(value) or ".." in value:
+        shown = value if len(value) <= 60 else value[:57] + "..."
         raise ConfigurationError(
-            f"invalid {what} {value!r}: use letters, digits and '_.:@-' only (no '/', "
-            "'..', spaces or control characters), at most 256 characters"
+            f"invalid {what} {shown!r} ({len(value)} characters): use ASCII letters, "
+            "digits and '_.:@-' only, starting with a letter or digit, with no '..', "
+            "at most 256 characters"
         )
     return value

@@ -6,10 +6,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from aixplain_agents._ids import check_id
 from aixplain_agents._outcome import Outcome
+from aixplain_agents._output import check_json_safe, check_type_spec
 
 OutputFormat = Literal["text", "markdown", "json"]
 
@@ -30,6 +38,31 @@ class ExecutionParams(BaseModel):
     max_tokens: PositiveInt | None = None
     max_iterations: PositiveInt | None = None
     max_time: PositiveInt | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_to_json(cls, data: Any) -> Any:
+        # An expected output only makes sense for JSON output, so imply it.
+        if isinstance(data, dict) and data.get("expected_output") is not None:
+            data.setdefault("output_format", "json")
+            if data["output_format"] is None:
+                data["output_format"] = "json"
+        return data
+
+    @model_validator(mode="after")
+    def _check_expected_output(self) -> ExecutionParams:
+        expected = self.expected_output
+        if expected is None:
+            return self
+        if self.output_format != "json":
+            raise ValueError(
+                f"expected_output needs output_format='json', got "
+                f"output_format={self.output_format!r}"
+            )
+        if isinstance(expected, dict):
+            check_type_spec(expected)
+            check_json_safe(expected, "expected_output")
+        return self
 
     def merged_with(self, override: ExecutionParams | None) -> ExecutionParams:
         """Return these params with every field that ``override`` sets replaced."""
@@ -58,6 +91,13 @@ class RunRequest(BaseModel):
             raise ValueError("query is empty; pass the text the agent should work on")
         return value
 
+    @model_validator(mode="after")
+    def _check_json_safe(self) -> RunRequest:
+        check_json_safe(self.query, "query")
+        check_json_safe(self.variables, "variables")
+        check_json_safe(self.history, "history")
+        return self
+
     @field_validator("session_id")
     @classmethod
     def _check_session_id(cls, value: str | None) -> str | None:
@@ -75,7 +115,7 @@ class AgentSpec(BaseModel):
 
     agent_id: str
     execution_params: ExecutionParams | None = None
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @field_validator("agent_id")
     @classmethod

@@ -40,6 +40,50 @@ def expected_output_to_wire(expected: dict[str, Any] | type[BaseModel]) -> Any:
     return expected.model_json_schema()
 
 
+def check_type_spec(spec: Any, path: str = "expected_output") -> None:
+    """Raise ValueError, naming the field, if ``spec`` is not a dict-of-types spec.
+
+    A field's spec is a type name or description (``"string"``, ``"low|high"``), a
+    list holding one item spec, or a dict of field specs.
+    """
+    if isinstance(spec, dict):
+        if not spec:
+            raise ValueError(f"{path} is an empty object; name at least one field")
+        for name, field_spec in spec.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"{path} has an empty field name")
+            check_type_spec(field_spec, f"{path}.{name}")
+    elif isinstance(spec, list):
+        if len(spec) > 1:
+            raise ValueError(
+                f"{path}: a list spec holds one item spec, got {len(spec)}"
+            )
+        for item in spec:
+            check_type_spec(item, f"{path}[]")
+    elif not isinstance(spec, str) or not spec.strip():
+        raise ValueError(
+            f"{path}: expected a type name such as 'string' or 'low|medium|high', a "
+            f"list or an object, got {_shorten(repr(spec))}"
+        )
+
+
+def check_json_safe(value: Any, what: str) -> None:
+    """Raise ValueError if ``value`` cannot be sent as standard JSON.
+
+    NaN and Infinity are rejected too: they are not JSON, and a server may fail on
+    every later poll of a run whose request held them.
+    """
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValueError(f"{what} cannot be sent as JSON: {_shorten(reason)}") from None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_json_output(output: Any) -> Any:
     """Return ``output`` decoded from JSON text (a Markdown code fence is allowed).
 

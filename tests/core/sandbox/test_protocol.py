@@ -364,3 +364,20 @@ def test_reset_clears_runs(sandbox: Sandbox, client_for: ClientFor) -> None:
             "path": "/sdk/agents/" + url.rsplit("/", 2)[1] + "/result",
         }
     ]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_submit_non_finite_number_is_400(
+    sandbox: Sandbox, client_for: ClientFor, constant: str
+) -> None:
+    body = (
+        '{"query": {"input": "hi"}, "executionParams": {"expectedOutput": {"a": %s}}}'
+    )
+    response = client_for(sandbox).post(
+        "/v2/agents/echo/run",
+        content=body % constant,
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert sandbox.stats()["agents"]["echo"]["runs_accepted"] == 0

@@ -104,6 +104,30 @@ INVALID_CASES = [
         id="unknown-agent-field",
     ),
     pytest.param({"agent": {}}, "bad.yaml: agents: Field required", id="no-agents"),
+    pytest.param(
+        {"agents": {"a/b": {}}}, "agents: invalid agent id 'a/b'", id="slash-agent-id"
+    ),
+    pytest.param({"agents": {"..": {}}}, "invalid agent id '..'", id="dots-agent-id"),
+    pytest.param(
+        _agent(duration=float("inf")),
+        "agents.triage-primary.duration: Input should be a finite number",
+        id="infinite-duration",
+    ),
+    pytest.param(
+        _agent(duration=float("nan")),
+        "agents.triage-primary.duration: Input should be a finite number",
+        id="nan-duration",
+    ),
+    pytest.param(
+        {"api_keys": ["ok", ""], **_agent()},
+        "api_keys: api_keys[1] is empty or contains whitespace",
+        id="empty-api-key",
+    ),
+    pytest.param(
+        {"api_keys": ["ok\n"], **_agent()},
+        "api_keys[0] is empty or contains whitespace",
+        id="newline-api-key",
+    ),
 ]
 
 
@@ -228,3 +252,19 @@ def test_load_scenario_yaml_on_key_stays_string(tmp_path: Path) -> None:
     faults = load_scenario(path).agents["a"].faults
 
     assert [fault.phase for fault in faults] == ["poll", "submit"]
+
+
+def test_scenario_errors_bounded_for_alias_bomb(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 7):
+        previous = chr(ord("a") + level - 1)
+        current = chr(ord("a") + level)
+        lines.append(f"{current}: &{current} [{', '.join(['*' + previous] * 9)}]")
+    lines.append("agents: *g")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(bomb)
+
+    assert len(str(caught.value)) < 2000

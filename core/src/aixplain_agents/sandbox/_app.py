@@ -476,10 +476,18 @@ def _poll_url(request: Request, request_id: str) -> str:
     )
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def _json_object(request: Request) -> dict[str, Any] | None:
+    # NaN and Infinity are refused like any other invalid JSON: stored in a run,
+    # they would make every later poll of it fail to serialize.
     try:
-        payload = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = json.loads(
+            await request.body() or b"{}", parse_constant=_reject_constant
+        )
+    except (ValueError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
 

@@ -15,8 +15,11 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
+
+from aixplain_agents._ids import check_id
 
 # Fault kinds that change the HTTP exchange of one submit or one poll.
 TRANSPORT_KINDS = frozenset(
@@ -53,7 +56,7 @@ class ScenarioError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class UniformDuration(_Model):
@@ -282,6 +285,25 @@ class Scenario(_Model):
     api_keys: list[str] = Field(default_factory=list)
     agents: dict[str, AgentSpec]
 
+    @field_validator("agents")
+    @classmethod
+    def _check_agent_ids(cls, agents: dict[str, AgentSpec]) -> dict[str, AgentSpec]:
+        # The same check as the client's, so every scenario agent can be called.
+        for agent_id in agents:
+            check_id(agent_id, "agent id")
+        return agents
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_api_keys(cls, keys: list[str]) -> list[str]:
+        for index, key in enumerate(keys):
+            if not key or not key.isascii() or any(c.isspace() for c in key):
+                raise ValueError(
+                    f"api_keys[{index}] is empty or contains whitespace or non-ASCII "
+                    "characters, which no client can send in a header"
+                )
+        return keys
+
     def __repr__(self) -> str:
         # The accepted keys are secrets of the user's test setup.
         return f"Scenario(agents={sorted(self.agents)}, seed={self.seed})"
@@ -371,17 +393,29 @@ def _yaml_loader() -> Any:
     return Loader
 
 
+# Bounds on what a validation error repeats back, so a pathological file (a YAML
+# alias bomb, say) cannot produce megabytes of error text.
+MAX_ERRORS_SHOWN = 10
+MAX_INPUT_SHOWN = 80
+
+
 def _format_errors(source: str, exc: ValidationError) -> str:
     lines = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_ERRORS_SHOWN]:
         location = ".".join(str(part) for part in _readable_location(error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
         detail = (
             f"{source}: {location}: {message}" if location else f"{source}: {message}"
         )
         if "input" in error and error["type"] not in ("missing", "value_error"):
-            detail += f", got {error['input']!r}"
+            shown = repr(error["input"])
+            if len(shown) > MAX_INPUT_SHOWN:
+                shown = shown[: MAX_INPUT_SHOWN - 3] + "..."
+            detail += f", got {shown}"
         lines.append(detail)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        lines.append(f"{source}: ... and {len(errors) - MAX_ERRORS_SHOWN} more errors")
     return "\n".join(lines)
 
 
