@@ -147,8 +147,8 @@ class RunPlan:
 def run_flow(plan: RunPlan) -> Flow[AgentRunResult]:
     """Run the chain (or resume ``plan.resume``) until one agent gives a valid result.
 
-    A resumed run counts as the attempt of its agent; on a failure that allows a
-    fallback, the agents after it in the chain run next.
+    A resumed run counts as the attempt of its agent. When it fails in a way that
+    allows a fallback, the agents after it in the chain run next.
     """
     deadline = Deadline(plan.timeout, plan.clock)
     steps = _chain_steps(plan)
@@ -370,12 +370,12 @@ def _accepted(
     )
     if isinstance(state, wire.Malformed):
         raise InvalidResponseError(
-            f"the answer to the run request of agent {agent_id} is invalid: "
+            f"the response to the run request of agent {agent_id} is invalid: "
             f"{state.problem}",
             agent_id=agent_id,
         )
     if isinstance(state, wire.Finished):
-        logger.info("agent=%s answered the run request with a final result", agent_id)
+        logger.info("agent=%s returned a final result in the run response", agent_id)
         return state
 
     poll_url = wire.result_url(plan.base_url, state.request_id)
