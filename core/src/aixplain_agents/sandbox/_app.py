@@ -9,6 +9,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
@@ -36,7 +37,7 @@ from ._responses import (
     HeldResponse,
     malformed_json,
 )
-from ._scenario import FaultSpec, Scenario
+from ._scenario import AgentSpec, FaultSpec, Scenario
 from ._store import AgentState, Run, SandboxState, Session
 
 logger = logging.getLogger(__name__)
@@ -129,17 +130,15 @@ class SandboxApp:
 
     async def get_agent(self, request: Request) -> Response:
         """Serve `GET /v2/agents/{agent_id}`."""
-        rejected = self._check_api_key(request)
-        if rejected is not None:
-            return rejected
-        agent_id = request.path_params["agent_id"]
-        agent = self.state.agents.get(agent_id)
-        if agent is None:
-            return _agent_not_found(agent_id)
-        return JSONResponse(agent_body(agent_id, agent.spec))
+        return self._describe_agent(request, agent_body)
 
     async def get_legacy_agent(self, request: Request) -> Response:
         """Serve the legacy `GET /sdk/agents/{agent_id}`."""
+        return self._describe_agent(request, legacy_agent_body)
+
+    def _describe_agent(
+        self, request: Request, body: Callable[[str, AgentSpec], dict[str, Any]]
+    ) -> Response:
         rejected = self._check_api_key(request)
         if rejected is not None:
             return rejected
@@ -147,7 +146,7 @@ class SandboxApp:
         agent = self.state.agents.get(agent_id)
         if agent is None:
             return _agent_not_found(agent_id)
-        return JSONResponse(legacy_agent_body(agent_id, agent.spec))
+        return JSONResponse(body(agent_id, agent.spec))
 
     async def submit(self, request: Request) -> Response:
         """Serve `POST /v2/agents/{agent_id}/run` and the legacy `/sdk/...` one."""
