@@ -512,3 +512,56 @@ def test_progress_logs_every_step_once(
     step_lines = [r.getMessage() for r in caplog.records if " step " in r.getMessage()]
     numbers = [int(line.split(" step ")[1].split(":")[0]) for line in step_lines]
     assert numbers == [1, 2, 3, 4]
+
+
+def test_check_reports_running_then_success(
+    call_client: Call, aixplain_sandbox_factory: Factory
+) -> None:
+    sandbox = aixplain_sandbox_factory(scenario(a=agent(duration=0.5, steps=2)))
+    submitted = call_client(sandbox, "submit", "a", "hi")
+    running = call_client(sandbox, "check", submitted)
+    time.sleep(0.7)
+    done = call_client(sandbox, "check", submitted.request_id, agent_id="a")
+    assert running.status == "IN_PROGRESS"
+    assert running.finished is False
+    assert done.status == "SUCCESS"
+    assert done.succeeded is True
+    assert done.steps == 2
+
+
+def test_check_reports_failure_reason(
+    call_client: Call, aixplain_sandbox_factory: Factory
+) -> None:
+    fault = {"kind": "terminal", "status": "ERROR", "message": "tool crashed"}
+    sandbox = aixplain_sandbox_factory(scenario(a=agent(duration=0, faults=[fault])))
+    submitted = call_client(sandbox, "submit", "a", "hi")
+    checked = call_client(sandbox, "check", submitted)
+    assert checked.finished is True
+    assert checked.succeeded is False
+    assert checked.reason == "tool crashed"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "http_status", "on": "poll", "status": 503},
+        {"kind": "connection_reset", "on": "poll"},
+        {"kind": "malformed_json", "on": "poll"},
+    ],
+    ids=["503", "reset", "malformed-json"],
+)
+def test_check_transient_failure_is_unknown(
+    call_client: Call, aixplain_sandbox_factory: Factory, fault: dict[str, Any]
+) -> None:
+    sandbox = aixplain_sandbox_factory(scenario(a=agent(faults=[fault])))
+    submitted = call_client(sandbox, "submit", "a", "hi")
+    checked = call_client(sandbox, "check", submitted)
+    assert checked.status == "UNKNOWN"
+    assert checked.reason
+
+
+def test_check_unknown_request_is_client_error(
+    call_client: Call, aixplain_sandbox: Sandbox
+) -> None:
+    with pytest.raises(ClientRequestError):
+        call_client(aixplain_sandbox, "check", "echo__000000000000")

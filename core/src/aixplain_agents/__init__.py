@@ -27,6 +27,7 @@ from aixplain_agents._models import (
     AgentSpec,
     Attempt,
     ExecutionParams,
+    RunCheck,
     RunRequest,
     SubmittedRun,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "PollSchedule",
     "ProgressOptions",
     "RetryPolicy",
+    "RunCheck",
     "RunFailedError",
     "RunRequest",
     "RunTimeoutError",

@@ -19,6 +19,7 @@ from aixplain_agents._engine import (
     HttpReply,
     RunPlan,
     _client_error,
+    check_flow,
     run_flow,
     submit_flow,
 )
@@ -33,6 +34,7 @@ from aixplain_agents._models import (
     AgentSpec,
     ExecutionParams,
     OutputFormat,
+    RunCheck,
     RunRequest,
     SubmittedRun,
 )
@@ -332,6 +334,22 @@ class AgentClient(_ClientBase):
         )
         return drive(run_flow(plan), self._http, self.settings, on_submit)
 
+    def check(
+        self, run: SubmittedRun | str, *, agent_id: str | None = None
+    ) -> RunCheck:
+        """Poll a run once and return its state without waiting for the end.
+
+        For sensors: a failed poll gives status ``UNKNOWN`` rather than an error;
+        only a client error (4xx, such as an unknown request id) raises.
+        """
+        handle = (
+            run
+            if isinstance(run, SubmittedRun)
+            else self.run_reference(run, agent_id=agent_id)
+        )
+        plan = self._plan(timeout=None, resume=handle)
+        return drive(check_flow(plan, handle), self._http, self.settings)
+
     def get_agent(self, agent_id: str) -> dict[str, Any]:
         """Return the agent's description; a cheap authenticated call to test a key."""
         url = wire.agent_url(self.settings.base_url, agent_id)
@@ -488,6 +506,20 @@ class AsyncAgentClient(_ClientBase):
         )
         return await adrive(
             run_flow(plan), self._http, self.settings, self._slots, on_submit
+        )
+
+    async def check(
+        self, run: SubmittedRun | str, *, agent_id: str | None = None
+    ) -> RunCheck:
+        """Poll a run once; see :meth:`AgentClient.check`."""
+        handle = (
+            run
+            if isinstance(run, SubmittedRun)
+            else self.run_reference(run, agent_id=agent_id)
+        )
+        plan = self._plan(timeout=None, resume=handle)
+        return await adrive(
+            check_flow(plan, handle), self._http, self.settings, self._slots
         )
 
     async def get_agent(self, agent_id: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from aixplain_agents._models import (
     AgentSpec,
     Attempt,
     ExecutionParams,
+    RunCheck,
     RunRequest,
     SubmittedRun,
 )
@@ -232,6 +233,64 @@ def submit_flow(plan: RunPlan) -> Flow[SubmittedRun]:
         )
     yield Submitted(accepted)
     return accepted
+
+
+def check_flow(plan: RunPlan, run: SubmittedRun) -> Flow[RunCheck]:
+    """Poll ``run`` once and report its state; only a client error (4xx) raises."""
+    reply = yield HttpCall("GET", run.poll_url, timeout=plan.request_timeout)
+    assert reply is not None
+
+    def unknown(reason: str) -> RunCheck:
+        logger.info(
+            "poll of agent=%s request_id=%s failed: %s",
+            run.agent_id,
+            run.request_id,
+            reason,
+        )
+        return RunCheck(
+            agent_id=run.agent_id,
+            request_id=run.request_id,
+            status="UNKNOWN",
+            finished=False,
+            succeeded=False,
+            reason=reason,
+        )
+
+    if isinstance(reply, HttpFailure):
+        return unknown(reply.description)
+    if is_transient_poll_status(reply.status_code):
+        return unknown(f"HTTP {reply.status_code}")
+    if reply.status_code >= 300:
+        raise _client_error(
+            reply,
+            f"polling request {run.request_id} of agent {run.agent_id} failed",
+            run.agent_id,
+            run.request_id,
+        )
+
+    state = wire.interpret_poll(wire.decode_json(reply.content))
+    if isinstance(state, wire.Malformed):
+        return unknown(f"invalid body: {state.problem}")
+    if isinstance(state, wire.Running):
+        status, finished, succeeded, steps = wire.IN_PROGRESS, False, False, state.steps
+    else:
+        status, finished, succeeded = state.status, True, state.succeeded
+        steps = wire.as_dict(state.body.get("data")).get("steps") or []
+    return RunCheck(
+        agent_id=run.agent_id,
+        request_id=run.request_id,
+        status=status,
+        finished=finished,
+        succeeded=succeeded,
+        steps=len(steps) if isinstance(steps, list) else 0,
+        reason=None if succeeded or not finished else _finished_reason(state),
+    )
+
+
+def _finished_reason(state: wire.PollState) -> str | None:
+    if isinstance(state, wire.Finished):
+        return state.supplier_error or state.error_message
+    return None
 
 
 def next_fallback(chain: tuple[AgentSpec, ...], agent_id: str) -> AgentSpec | None:

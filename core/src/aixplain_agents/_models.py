@@ -157,6 +157,24 @@ class SubmittedRun(BaseModel):
     possible_duplicate: bool = False
 
 
+class RunCheck(BaseModel):
+    """The state of a run seen by one poll, for sensors that must not block.
+
+    ``status`` is ``UNKNOWN`` when the poll failed in a way worth repeating (a
+    transport error, 429 or 5xx, or a malformed body); ``reason`` says why.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: str
+    request_id: str
+    status: str
+    finished: bool
+    succeeded: bool
+    steps: int = 0
+    reason: str | None = None
+
+
 class AgentRunResult(BaseModel):
     """The terminal result of a run, after fallbacks and output validation.
 

@@ -10,14 +10,14 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, conf
 
-from aixplain_agents import AixplainError, RunTimeoutError
+from aixplain_agents import AixplainError
 from aixplain_provider.hooks.aixplain import DEFAULT_CONN_ID, AixplainHook
 from aixplain_provider.links.aixplain import REQUEST_ID_XCOM_KEY, AixplainRunLink
 from aixplain_provider.triggers.aixplain import AixplainAgentRunTrigger, error_event
 from aixplain_provider.utils.failures import raise_for_event
 
-# How long one poke may wait for the run; short, so a poke stays a quick check.
-POKE_WAIT_SECONDS = 2.0
+# Bound on fetching the output of a run that a poll already saw finished.
+RESULT_FETCH_SECONDS = 30.0
 
 
 class AixplainAgentRunSensor(BaseSensorOperator):
@@ -92,21 +92,27 @@ class AixplainAgentRunSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool:
-        """Poll the run briefly; return True once it succeeded, raise if it failed."""
+        """Poll the run once; return True once it succeeded, raise if it failed."""
         with self.hook.get_client() as client:
             try:
-                # NOTE: the core client has no single-poll call, so a poke is a
-                # resume bounded to a couple of seconds; a timeout means "not yet".
+                checked = client.check(self.request_id, agent_id=self.agent_id)
+                if not checked.finished:
+                    self.log.info(
+                        "aiXplain run %s is %s%s",
+                        self.request_id,
+                        checked.status,
+                        f" ({checked.reason})" if checked.reason else "",
+                    )
+                    return False
+                # One more poll returns the output, checked against expected_output,
+                # or raises the run's failure.
                 result = client.resume(
                     self.request_id,
                     agent_id=self.agent_id,
                     output_format=self.output_format,  # type: ignore[arg-type]
                     expected_output=self._expected_output(),
-                    timeout=POKE_WAIT_SECONDS,
+                    timeout=RESULT_FETCH_SECONDS,
                 )
-            except RunTimeoutError:
-                self.log.info("aiXplain run %s is still running", self.request_id)
-                return False
             except AixplainError as exc:
                 raise_for_event(
                     error_event(exc, self.agent_id or "", self.request_id), False
