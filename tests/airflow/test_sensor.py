@@ -65,3 +65,28 @@ def test_sensor_failed_run_fails_task(
     dag_run = run_dag(dag)
 
     assert dag_run.state == "failed"
+
+
+def test_sensor_poke_rides_out_poll_errors(
+    aixplain_sandbox_factory, aixplain_connection, dag_id, run_dag, xcoms
+):
+    fault = {"kind": "http_status", "on": "poll", "status": 503, "times": 2}
+    agent = {"duration": 0.2, "faults": [fault]}
+    sandbox = aixplain_sandbox_factory({"agents": {"echo": agent}})
+    aixplain_connection(sandbox)
+    request_id = submit(sandbox, "echo", "sensed")
+    with DAG(dag_id, schedule=None, start_date=START) as dag:
+        AixplainAgentRunSensor(
+            task_id="wait",
+            request_id=request_id,
+            agent_id="echo",
+            mode="poke",
+            poke_interval=0.2,
+            timeout=60,
+        )
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success"
+    assert xcoms(dag_run)[("wait", "return_value")] == "sensed"
+    assert sandbox.stats()["requests"][request_id]["polls"] >= 3
