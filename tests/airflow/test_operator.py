@@ -105,6 +105,45 @@ def test_operator_rejected_key_fails_without_retry(
 
 
 @MODES
+@pytest.mark.parametrize(
+    "connection",
+    [
+        pytest.param({"extra": {"request_timeout": "soon"}}, id="non-number-extra"),
+        pytest.param({"extra": {"retry_max_delay": -1}}, id="negative-extra"),
+        pytest.param({"password": ""}, id="no-key"),
+        pytest.param(None, id="missing"),
+    ],
+)
+def test_operator_bad_connection_fails_without_retry(
+    deferrable,
+    connection,
+    aixplain_sandbox,
+    aixplain_connection,
+    dag_id,
+    run_dag,
+    task_instances,
+):
+    if connection is None:
+        dag = one_task_dag(
+            dag_id,
+            agent_id="echo",
+            query="hi",
+            deferrable=deferrable,
+            aixplain_conn_id="no_such_connection",
+        )
+    else:
+        aixplain_connection(aixplain_sandbox, **connection)
+        dag = one_task_dag(dag_id, agent_id="echo", query="hi", deferrable=deferrable)
+
+    dag_run = run_dag(dag)
+    instance = task_instances(dag_run)["run"]
+
+    assert dag_run.state == "failed"
+    assert instance.try_number == 1
+    assert aixplain_sandbox.stats()["agents"]["echo"]["runs_accepted"] == 0
+
+
+@MODES
 def test_operator_terminal_failure_without_fallback_fails(
     deferrable, aixplain_sandbox, aixplain_connection, dag_id, run_dag, task_instances
 ):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from airflow.sdk import BaseHook, Connection
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from aixplain_agents import (
     AgentClient,
@@ -53,12 +55,23 @@ class AixplainHook(BaseHook):
         return self.get_client()
 
     def get_client(self) -> AgentClient:
-        """Return a blocking :class:`AgentClient` for this connection."""
-        connection = self.get_connection(self.aixplain_conn_id)
-        return AgentClient(
-            settings=settings_from_connection(connection),
-            retry_policy=retry_policy_from_connection(connection),
-        )
+        """Return a blocking :class:`AgentClient` for this connection.
+
+        A missing or invalid connection raises ``AirflowFailException``, because a
+        retry would read the same connection again.
+        """
+        try:
+            connection = self.get_connection(self.aixplain_conn_id)
+            settings = settings_from_connection(connection)
+            retry_policy = retry_policy_from_connection(connection)
+        except AirflowNotFoundException:
+            raise AirflowFailException(
+                f"connection {self.aixplain_conn_id!r} is not defined; create it "
+                "(type aixplain) or set aixplain_conn_id; not retried"
+            ) from None
+        except ConfigurationError as exc:
+            raise AirflowFailException(f"{exc.message}; not retried") from None
+        return AgentClient(settings=settings, retry_policy=retry_policy)
 
     async def get_async_client(self) -> AsyncAgentClient:
         """Return the event loop's shared :class:`AsyncAgentClient` for this connection.
@@ -67,7 +80,13 @@ class AixplainHook(BaseHook):
         connection pool. The connection lookup does not block the loop, and
         ``async with`` on the client leaves the shared pool open.
         """
-        connection = await self.aget_connection(self.aixplain_conn_id)
+        try:
+            connection = await self.aget_connection(self.aixplain_conn_id)
+        except AirflowNotFoundException:
+            raise ConfigurationError(
+                f"connection {self.aixplain_conn_id!r} is not defined; create it "
+                "(type aixplain) or set aixplain_conn_id"
+            ) from None
         return AsyncAgentClient.shared(
             settings_from_connection(connection),
             retry_policy=retry_policy_from_connection(connection),
@@ -83,6 +102,8 @@ class AixplainHook(BaseHook):
                 # The key was accepted; only the probe agent does not exist.
                 return True, "Connection successfully tested"
             return False, exc.one_line()
+        except AirflowFailException as exc:
+            return False, str(exc)
         return True, "Connection successfully tested"
 
 
@@ -116,7 +137,7 @@ def settings_from_connection(connection: Connection) -> ConnectionSettings:
     extra = connection.extra_dejson
     options: dict[str, Any] = {}
     if "request_timeout" in extra:
-        options["request_timeout"] = float(extra["request_timeout"])
+        options["request_timeout"] = _extra_seconds(connection, "request_timeout")
     if "allow_insecure_http" in extra:
         options["allow_insecure_http"] = _as_bool(extra["allow_insecure_http"])
     # from_env only reads the environment for arguments that are None.
@@ -132,9 +153,24 @@ def retry_policy_from_connection(connection: Connection) -> RetryPolicy:
     extra = connection.extra_dejson
     if "retry_max_delay" not in extra:
         return RetryPolicy()
-    max_delay = float(extra["retry_max_delay"])
+    max_delay = _extra_seconds(connection, "retry_max_delay")
     base_delay = min(RetryPolicy.base_delay, max_delay)
     return RetryPolicy(base_delay=base_delay, max_delay=max_delay)
+
+
+def _extra_seconds(connection: Connection, name: str) -> float:
+    """Return the extra ``name`` as a positive, finite number of seconds."""
+    value = connection.extra_dejson[name]
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigurationError(
+            f"connection {connection.conn_id!r}: extra {name} must be a number of "
+            f"seconds > 0, got {value!r}"
+        )
+    return seconds
 
 
 def _as_bool(value: Any) -> bool:
