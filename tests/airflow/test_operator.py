@@ -81,6 +81,30 @@ def test_operator_falls_back_after_remote_failure(
 
 
 @MODES
+def test_operator_metadata_lists_every_attempt(
+    deferrable, aixplain_sandbox, aixplain_connection, dag_id, run_dag, xcoms
+):
+    aixplain_connection(aixplain_sandbox)
+    dag = one_task_dag(
+        dag_id,
+        agent_id="triage-primary",
+        fallbacks=["triage-secondary"],
+        query="The primary database rejects writes",
+        output_format="json",
+        deferrable=deferrable,
+    )
+
+    dag_run = run_dag(dag)
+    attempts = xcoms(dag_run)[("run", "run_metadata")]["attempts"]
+    known = aixplain_sandbox.stats()["requests"]
+
+    assert [a["agent_id"] for a in attempts] == ["triage-primary", "triage-secondary"]
+    assert [a["outcome"] for a in attempts] == ["remote_failure", "success"]
+    assert all(a["request_id"] in known for a in attempts)
+    assert attempts[1]["duration"] > 0.1
+
+
+@MODES
 def test_operator_rejected_key_fails_without_retry(
     deferrable,
     aixplain_sandbox_factory,

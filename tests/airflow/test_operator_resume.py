@@ -227,8 +227,8 @@ class LostSuccessReportOperator(AixplainAgentRunOperator):
     did on Airflow 3.3.2 under CPU load for a resumed deferred task.
     """
 
-    def _finish(self, context: Any, state: Any, result: Any) -> Any:
-        output = super()._finish(context, state, result)
+    def _finish(self, context: Any, state: Any, result: Any, **options: Any) -> Any:
+        output = super()._finish(context, state, result, **options)
         if context["ti"].try_number == 1:
             raise RuntimeError("simulated lost success report")
         return output

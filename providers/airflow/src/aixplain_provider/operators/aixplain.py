@@ -257,7 +257,7 @@ class AixplainAgentRunOperator(BaseOperator):
                 except AixplainError as exc:
                     event = error_event(exc, run.agent_id, run.request_id)
                 else:
-                    return self._finish(context, state, result)
+                    return self._finish(context, state, result, deferred=True)
 
         self.log.warning("aiXplain run failed: %s", event.get("message"))
         next_agent = self._next_fallback(event)
@@ -269,7 +269,10 @@ class AixplainAgentRunOperator(BaseOperator):
                 next_agent,
             )
             request = self._build_request()
-            stored = self._submit(context, state, next_agent, request, deadline)
+            earlier = _attempts_so_far(stored, event)
+            stored = self._submit(
+                context, state, next_agent, request, deadline, earlier
+            )
             self._defer(stored)
         self._fail(state, event)
 
@@ -299,6 +302,7 @@ class AixplainAgentRunOperator(BaseOperator):
         agent_id: str,
         request: RunRequest,
         deadline: float,
+        earlier_attempts: list[dict[str, Any]] | None = None,
     ) -> StoredRun:
         with self.hook.get_client() as client:
             try:
@@ -310,7 +314,7 @@ class AixplainAgentRunOperator(BaseOperator):
                 )
             except AixplainError as exc:
                 self._fail(state, error_event(exc, agent_id, ""))
-        stored = _stored_run(run, deadline)
+        stored = _stored_run(run, deadline, earlier_attempts)
         self._record_submit(context, state, stored)
         return stored
 
@@ -354,7 +358,14 @@ class AixplainAgentRunOperator(BaseOperator):
             timeout=max(deadline - time.time(), 30.0),
         )
 
-    def _finish(self, context: Context, state: RunState, result: AgentRunResult) -> Any:
+    def _finish(
+        self,
+        context: Context,
+        state: RunState,
+        result: AgentRunResult,
+        *,
+        deferred: bool = False,
+    ) -> Any:
         ti = context["ti"]
         stored = state.load()
         if stored is not None and stored.request_id == result.request_id:
@@ -367,6 +378,11 @@ class AixplainAgentRunOperator(BaseOperator):
 
         metadata = result.metadata()
         metadata["fallback_used"] = result.agent_id != self.agent_id
+        if deferred and stored is not None and stored.request_id == result.request_id:
+            # The result was fetched after the trigger saw the run end, so its own
+            # attempt list covers only that fetch; rebuild it from the stored runs.
+            final = stored.attempt_record("success", None, time.time())
+            metadata["attempts"] = [*stored.earlier_attempts, final]
         output = result.output
         size = output_size(output)
         if size > self.max_xcom_output_bytes:
@@ -463,13 +479,31 @@ class AixplainAgentRunOperator(BaseOperator):
             )
 
 
-def _stored_run(run: SubmittedRun, deadline: float) -> StoredRun:
+def _stored_run(
+    run: SubmittedRun,
+    deadline: float,
+    earlier_attempts: list[dict[str, Any]] | None = None,
+) -> StoredRun:
     return StoredRun(
         agent_id=run.agent_id,
         request_id=run.request_id,
         poll_url=run.poll_url,
         deadline=deadline,
+        submitted_at=time.time(),
+        earlier_attempts=list(earlier_attempts or []),
     )
+
+
+def _attempts_so_far(
+    stored: StoredRun | None, event: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Return the attempts before a fallback: earlier ones plus the failed run."""
+    if stored is None or stored.request_id != event.get("request_id"):
+        return []
+    failed = stored.attempt_record(
+        str(event.get("outcome")), event.get("message"), time.time()
+    )
+    return [*stored.earlier_attempts, failed]
 
 
 def _outcome(event: dict[str, Any]) -> Outcome:

@@ -10,9 +10,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from aixplain_agents import (
     AixplainError,
-    AmbiguousSubmitError,
-    ClientRequestError,
-    ConfigurationError,
     Outcome,
     SubmittedRun,
 )
@@ -150,14 +147,5 @@ def error_event(exc: AixplainError, agent_id: str, request_id: str) -> dict[str,
 
 
 def outcome_of(exc: AixplainError) -> Outcome:
-    """Return the outcome class of an error: the last attempt's, else from its type."""
-    if exc.attempts:
-        return exc.attempts[-1].outcome
-    if isinstance(exc, (ClientRequestError, ConfigurationError)):
-        return Outcome.CLIENT_ERROR
-    if isinstance(exc, AmbiguousSubmitError):
-        return Outcome.AMBIGUOUS
-    try:
-        return Outcome(exc.failure_class)
-    except ValueError:
-        return Outcome.NOT_SENT
+    """Return the outcome class of an error: the last attempt's, else its own."""
+    return exc.attempts[-1].outcome if exc.attempts else exc.outcome

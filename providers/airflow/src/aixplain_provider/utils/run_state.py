@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from aixplain_agents import SubmittedRun
@@ -30,6 +31,26 @@ class StoredRun:
     poll_url: str
     deadline: float
     succeeded_max_tries: int | None = None
+    #: Unix time of the submit, for the attempt record of this run.
+    submitted_at: float = 0.0
+    #: Attempts of earlier agents of the chain in this try, as ``Attempt`` dumps. A
+    #: deferred task falls back across several trigger rounds, so they are kept here.
+    earlier_attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def attempt_record(
+        self, outcome: str, reason: str | None, ended_at: float
+    ) -> dict[str, Any]:
+        """Return this run's attempt as the core's ``Attempt`` dumps it to JSON."""
+        started = datetime.fromtimestamp(self.submitted_at, timezone.utc)
+        return {
+            "agent_id": self.agent_id,
+            "request_id": self.request_id,
+            "outcome": outcome,
+            "reason": reason,
+            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "duration": max(0.0, ended_at - self.submitted_at),
+            "possible_duplicate": False,
+        }
 
     def submitted_run(self) -> SubmittedRun:
         """Return the core's handle for this run, to resume polling it."""
