@@ -283,3 +283,26 @@ def test_wait_for_agent_run_guesses_agent(credentials_name: str) -> None:
 
     assert result.agent_id == "echo"
     assert result.request_id == submitted.request_id
+
+
+def test_run_agent_missing_block_not_retried() -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    retried = run_agent.with_options(retries=2, retry_delay_seconds=0)
+
+    @flow
+    def failing() -> None:
+        retried("no-such-block", "echo", "hi")
+
+    state = failing(return_state=True)
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+    assert state.is_failed()
+    assert [task_run.run_count for task_run in task_runs] == [1]
+    with pytest.raises(ConfigurationError, match="'no-such-block'"):
+        state.result()

@@ -65,7 +65,14 @@ async def load_credentials(credentials: CredentialsRef) -> AixplainCredentials:
     """Return the block, loading it by name when given a string."""
     block: AixplainCredentials
     if isinstance(credentials, str):
-        block = await AixplainCredentials.aload(credentials)
+        try:
+            block = await AixplainCredentials.aload(credentials)
+        except ValueError as exc:
+            # Not retryable: a retry would look up the same missing block.
+            raise ConfigurationError(
+                f"cannot load the aiXplain credentials block {credentials!r}: {exc}; "
+                f"save one first with AixplainCredentials(...).save({credentials!r})"
+            ) from None
     else:
         block = credentials
     redact_secret(block.api_key.get_secret_value())
