@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
+from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.execution_time.xcom import XCom
 
+from aixplain_agents import AixplainError
 from aixplain_provider.hooks.aixplain import DEFAULT_CONN_ID, AixplainHook
 
 if TYPE_CHECKING:
@@ -32,5 +34,10 @@ class AixplainRunLink(BaseOperatorLink):
             return ""
         conn_id = getattr(operator, "aixplain_conn_id", DEFAULT_CONN_ID)
         hook = AixplainHook(aixplain_conn_id=conn_id)
-        with hook.get_client() as client:
-            return client.run_reference(str(request_id)).poll_url
+        try:
+            with hook.get_client() as client:
+                return client.run_reference(str(request_id)).poll_url
+        except (AirflowException, AixplainError) as exc:
+            # A link must not break the page that renders it; log why it is empty.
+            hook.log.warning("No aiXplain run link for %s: %s", request_id, exc)
+            return ""
