@@ -18,7 +18,7 @@ MODES = pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "defer
 class CrashAfterSubmitOperator(AixplainAgentRunOperator):
     """Fails the first try right after the run was submitted and recorded.
 
-    It stands in for a worker that dies between the submit and the first poll.
+    It simulates a worker that dies between the submit and the first poll.
     """
 
     def _record_submit(self, context: Any, state: Any, stored: Any) -> None:

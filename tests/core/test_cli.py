@@ -88,7 +88,7 @@ def test_cli_run_fallback_builds_chain(aixplain_sandbox: Sandbox) -> None:
     assert payload["fallback_used"] is True
 
 
-def test_cli_failure_is_one_line_with_agent_request_and_class(
+def test_cli_failure_one_line_error(
     aixplain_sandbox: Sandbox,
 ) -> None:
     done = run_cli(

@@ -74,7 +74,10 @@ def test_settings_reject_empty_base_url_env(monkeypatch: pytest.MonkeyPatch) -> 
         ({"expected_output": {"a": None}}, "expected_output.a: expected a type name"),
         ({"expected_output": {}}, "expected_output is an empty object"),
         ({"expected_output": {"": "string"}}, "empty field name"),
-        ({"expected_output": {"a": ["string", "int"]}}, "holds one item spec"),
+        (
+            {"expected_output": {"a": ["string", "int"]}},
+            "must contain exactly one item spec",
+        ),
         (
             {"expected_output": {"a": "string"}, "output_format": "text"},
             "expected_output needs output_format='json'",

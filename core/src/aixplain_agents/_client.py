@@ -375,8 +375,8 @@ _SHARED_CLIENTS: weakref.WeakKeyDictionary[
 class AsyncAgentClient(_ClientBase):
     """Runs aiXplain agents on asyncio; one client can track thousands of runs at once.
 
-    The client holds one connection pool (``httpx.AsyncClient``, at most 100
-    connections); share it across concurrent ``run`` calls.
+    The client owns one connection pool (``httpx.AsyncClient``, at most 100
+    connections), so share it across concurrent ``run`` calls.
 
     Examples:
         >>> async with AsyncAgentClient() as client:

@@ -75,22 +75,24 @@ class ConnectionSettings(BaseModel):
     def _check_base_url(cls, value: str) -> str:
         text = value.strip()
         parts = urlsplit(text)
-        shown = _without_password(text)
+        safe_url = _without_password(text)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"base URL {shown!r} is not an absolute http(s) URL; "
+                f"base URL {safe_url!r} is not an absolute http(s) URL; "
                 f"use e.g. {DEFAULT_BASE_URL!r}"
             )
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError(
-                f"base URL {shown!r} must not contain credentials, a query or a "
+                f"base URL {safe_url!r} must not contain credentials, a query or a "
                 "fragment; give only scheme, host, port and path"
             )
         try:
             parts.port  # noqa: B018 - raises ValueError for an invalid port
         except ValueError as exc:
-            raise ValueError(f"base URL {shown!r} has an invalid port: {exc}") from None
+            raise ValueError(
+                f"base URL {safe_url!r} has an invalid port: {exc}"
+            ) from None
         # Lower-case the scheme, so "HTTP://" gets the same plain-http check below.
         return (scheme + text[len(parts.scheme) :]).rstrip("/")
 

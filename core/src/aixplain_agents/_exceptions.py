@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from aixplain_agents._models import Attempt
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """Return ``text`` cut to ``limit`` characters, for quoting a value in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class AixplainError(Exception):
     """Base class of every error this package raises."""
 
@@ -74,11 +79,11 @@ class AmbiguousSubmitError(TransportError):
     outcome = Outcome.AMBIGUOUS
 
 
-# --- The service answered with an HTTP error status.
+# --- The service returned an HTTP error status.
 
 
 class HTTPStatusError(AixplainError):
-    """The service answered with an error status."""
+    """The service returned an error status."""
 
     failure_class = "http_error"
 

@@ -73,7 +73,7 @@ class ExecutionParams(BaseModel):
 
 
 class RunRequest(BaseModel):
-    """What one agent run is asked to do."""
+    """The request of one agent run: query, variables, history and execution params."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -161,7 +161,7 @@ class RunCheck(BaseModel):
     """The state of a run seen by one poll, for sensors that must not block.
 
     ``status`` is ``UNKNOWN`` when the poll failed in a way worth repeating (a
-    transport error, 429 or 5xx, or a malformed body); ``reason`` says why.
+    transport error, 429 or 5xx, or a malformed body), and ``reason`` gives the cause.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -180,7 +180,7 @@ class AgentRunResult(BaseModel):
 
     ``output`` is JSON-compatible: the parsed and validated object when a JSON output
     was requested, else the text. With a pydantic ``expected_output``,
-    ``output_model`` holds the model instance too.
+    ``output_model`` contains the model instance too.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)

@@ -6,7 +6,7 @@ import enum
 
 
 class Outcome(str, enum.Enum):
-    """How one attempt on one agent ended; drives retry and fallback decisions."""
+    """The outcome class of one attempt on one agent; retries and fallbacks use it."""
 
     SUCCESS = "success"
     NOT_SENT = "not_sent"

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from aixplain_agents._exceptions import shorten
+
 # Type names accepted in a dict-of-types ``expected_output``.
 _TYPE_CHECKS: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -56,18 +58,19 @@ def check_type_spec(spec: Any, path: str = "expected_output") -> None:
     elif isinstance(spec, list):
         if len(spec) > 1:
             raise ValueError(
-                f"{path}: a list spec holds one item spec, got {len(spec)}"
+                f"{path}: a list spec must contain exactly one item spec, "
+                f"got {len(spec)}"
             )
         for item in spec:
             check_type_spec(item, f"{path}[]")
     elif not isinstance(spec, str) or not spec.strip():
         raise ValueError(
             f"{path}: expected a type name such as 'string' or 'low|medium|high', a "
-            f"list or an object, got {_shorten(repr(spec))}"
+            f"list or an object, got {shorten(repr(spec))}"
         )
 
 
-def check_json_safe(value: Any, what: str) -> None:
+def check_json_safe(value: Any, label: str) -> None:
     """Raise ValueError if ``value`` cannot be sent as standard JSON.
 
     NaN and Infinity are rejected too: they are not JSON, and a server may fail on
@@ -77,11 +80,7 @@ def check_json_safe(value: Any, what: str) -> None:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ValueError(f"{what} cannot be sent as JSON: {_shorten(reason)}") from None
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        raise ValueError(f"{label} cannot be sent as JSON: {shorten(reason)}") from None
 
 
 def parse_json_output(output: Any) -> Any:

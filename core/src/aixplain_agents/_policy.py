@@ -27,9 +27,10 @@ class PollSchedule:
     the submit, as the official SDK's does, so a run that is already done costs no wait.
 
     The defaults come from ``bench/poll_schedule.py``, compared with the official
-    SDK's schedule (0.5 s, x1.1, cap 60 s). Measured on the sandbox (2-core machine,
-    10 runs per duration), they sent 0.56x to 0.80x the SDK's polls for runs of 2 s
-    to 10 s and saw a run's end about 2 s after it (the SDK: under 1 s). Computed
+    SDK's schedule (0.5 s, x1.1, cap 60 s). They were measured on the sandbox on a
+    2-core machine, with 10 runs per duration. For runs of 2 s to 10 s they sent 0.56x
+    to 0.80x the SDK's polls, and saw a run's end about 2 s after it (the SDK: under
+    1 s). Computed
     for longer runs, they see any run's end within 10 s (the SDK: up to 60 s), at
     2.6x the SDK's polls for a 30-minute run. At the 10 s cap, 1,000 waiting runs
     send about 100 polls per second in total.
@@ -116,7 +117,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class SubmitAction(enum.Enum):
-    """What to do after a run request failed."""
+    """The action after a failed run request: resend it or stop."""
 
     RESEND = "resend"
     STOP = "stop"
@@ -130,8 +131,8 @@ _AMBIGUOUS = frozenset({500, 502, 504})
 def classify_submit_status(status_code: int) -> Outcome:
     """Return the outcome class of an HTTP error status on ``POST .../run``.
 
-    429 and 503 say the service did not take the request; 500, 502 and 504 leave open
-    whether a run was created; other statuses are the client's fault.
+    429 and 503 mean the service did not take the request. 500, 502 and 504 leave open
+    whether a run was created. Other statuses are the client's fault.
     """
     if status_code in _REJECTED:
         return Outcome.REJECTED
@@ -145,9 +146,9 @@ def decide_submit_retry(
 ) -> SubmitAction:
     """Return whether a failed run request may be sent again.
 
-    Resending is safe when nothing reached the service or the service said it took
-    nothing. An ambiguous failure is resent only on the caller's explicit opt-in,
-    because the first request may already have started a billable run.
+    Resending is safe when nothing reached the service or the service reported that
+    it took nothing. An ambiguous failure is resent only on the caller's explicit
+    opt-in, because the first request may already have started a billable run.
     """
     if outcome in (Outcome.NOT_SENT, Outcome.REJECTED):
         return SubmitAction.RESEND
@@ -157,7 +158,7 @@ def decide_submit_retry(
 
 
 def is_transient_poll_status(status_code: int) -> bool:
-    """Return whether a poll answered with ``status_code`` should simply be repeated."""
+    """Return whether a poll that returned ``status_code`` should simply be repeated."""
     return status_code in (408, 425, 429) or status_code >= 500
 
 
@@ -195,7 +196,7 @@ class Deadline:
         return max(0.0, self.expires_at - self._clock())
 
     def expired(self) -> bool:
-        """Whether no time is left."""
+        """Return whether no time is left."""
         return self.remaining() <= 0
 
     def sooner(self, seconds: float | None) -> Deadline:

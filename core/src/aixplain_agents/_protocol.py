@@ -107,7 +107,7 @@ class Running:
 
 @dataclass(frozen=True)
 class Finished:
-    """The run reached a terminal status; ``succeeded`` tells which kind."""
+    """A terminal status of a run; ``succeeded`` is False for every kind of failure."""
 
     status: str
     succeeded: bool
@@ -118,7 +118,7 @@ class Finished:
 
 @dataclass(frozen=True)
 class Malformed:
-    """The body does not follow the protocol; ``problem`` says how."""
+    """A body that does not follow the protocol; ``problem`` describes the deviation."""
 
     problem: str
 
@@ -135,7 +135,7 @@ def decode_json(content: bytes) -> Any:
 
 
 def interpret_submit(body: Any) -> Accepted | Finished | Malformed:
-    """Interpret the body of a 2xx answer to ``POST .../run``.
+    """Interpret the body of a 2xx response to ``POST .../run``.
 
     It must hold exactly one of: a poll reference (``requestId`` with ``data`` as a URL
     or id) or a terminal result (``completed: true`` with a terminal status).
@@ -164,7 +164,7 @@ def interpret_submit(body: Any) -> Accepted | Finished | Malformed:
 
 
 def interpret_poll(body: Any) -> PollState:
-    """Interpret the body of a 2xx poll answer, strictly.
+    """Interpret the body of a 2xx poll response, strictly.
 
     Unlike the official SDK, a terminal status other than SUCCESS is a failure, a
     SUCCESS carrying an error message is a failure, and ``completed`` must be a real

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aixplain_agents._client import AgentClient
-from aixplain_agents._exceptions import AixplainError, ConfigurationError
+from aixplain_agents._exceptions import AixplainError, ConfigurationError, shorten
 from aixplain_agents._models import AgentRunResult, SubmittedRun
 
 EXIT_FAILURE = 1
@@ -214,8 +214,9 @@ def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
     except RecursionError:
         raise ConfigurationError(f"{option} is nested too deeply") from None
     if not isinstance(parsed, dict):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        raise ConfigurationError(f"{option} must be a JSON object, got {shown!r}")
+        raise ConfigurationError(
+            f"{option} must be a JSON object, got {shorten(value)!r}"
+        )
     return parsed
 
 

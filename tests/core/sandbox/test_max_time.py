@@ -29,7 +29,7 @@ def poll_until_done(client: httpx.Client, request_id: str, bound: float) -> dict
     raise AssertionError(f"run {request_id} did not finish within {bound} s")
 
 
-def test_run_longer_than_max_time_fails_at_max_time(
+def test_run_past_max_time_fails(
     aixplain_sandbox_factory: Callable[..., Sandbox],
     client_for: Callable[[Sandbox], httpx.Client],
 ) -> None:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from aixplain_agents._exceptions import shorten
 from aixplain_agents._ids import check_id
 
 # Fault kinds that change the HTTP exchange of one submit or one poll.
@@ -250,7 +251,7 @@ def _check_fault(fault: FaultSpec) -> None:
 
 
 class AgentSpec(_Model):
-    """How one agent is described by GET and how its runs behave."""
+    """An agent's description for GET and the behaviour of its runs."""
 
     name: str | None = None
     description: str = "A scripted sandbox agent."
@@ -409,10 +410,7 @@ def _format_errors(source: str, exc: ValidationError) -> str:
             f"{source}: {location}: {message}" if location else f"{source}: {message}"
         )
         if "input" in error and error["type"] not in ("missing", "value_error"):
-            shown = repr(error["input"])
-            if len(shown) > MAX_INPUT_SHOWN:
-                shown = shown[: MAX_INPUT_SHOWN - 3] + "..."
-            detail += f", got {shown}"
+            detail += f", got {shorten(repr(error['input']), MAX_INPUT_SHOWN)}"
         lines.append(detail)
     if len(errors) > MAX_ERRORS_SHOWN:
         lines.append(f"{source}: ... and {len(errors) - MAX_ERRORS_SHOWN} more errors")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def aixplain_sandbox() -> Iterator[Sandbox]:
-    """A running sandbox with the default scenario, stopped after the test."""
+    """Start a sandbox with the default scenario, and stop it after the test."""
     from ._server import Sandbox
 
     with Sandbox() as sandbox:

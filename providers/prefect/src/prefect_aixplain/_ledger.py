@@ -7,9 +7,9 @@ The ledger stores the submitted run in a Prefect ``Variable``. The record contai
 ids and the poll URL, never a key.
 
 The variable's name must be the same on every try. Prefect 3.9 gives each task call
-a random dynamic key and a new task run id on a flow retry, so the name is built
-from the flow run id, the task key, a fingerprint of the task's inputs, and the
-call's position among calls with the same inputs in that try of the flow run.
+a random dynamic key and a new task run id on a flow retry. The name is therefore
+built from the flow run id, the task key, a fingerprint of the task's inputs, and
+the call's position among calls with the same inputs in that try of the flow run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _lock = threading.Lock()
 # Calls seen per (flow run, flow run try, task key, inputs), and the position given
 # to each task run, so that a task retry keeps its position.
 # NOTE: the call counts grow by one entry per distinct call and flow run try in a
-# long-lived process; positions are dropped when a task run clears its record.
+# long-lived process. Only positions are dropped, when a task run clears its record.
 _calls: Counter[tuple[str, int]] = Counter()
 _positions: dict[UUID, int] = {}
 

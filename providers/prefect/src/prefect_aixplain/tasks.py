@@ -189,8 +189,8 @@ async def run_agent(
         metadata.
 
     Raises:
-        AixplainError: the run failed; the subclass says how, and ``attempts``
-            lists each agent tried.
+        AixplainError: the run failed. The subclass names the failure class, and
+            ``attempts`` lists each agent tried.
         ConcurrencyLimitNotFoundError: ``strict_limits`` is set and a limit does
             not exist.
 

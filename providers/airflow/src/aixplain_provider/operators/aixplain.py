@@ -380,7 +380,7 @@ class AixplainAgentRunOperator(BaseOperator):
         metadata["fallback_used"] = result.agent_id != self.agent_id
         if deferred and stored is not None and stored.request_id == result.request_id:
             # The result was fetched after the trigger saw the run end, so its own
-            # attempt list covers only that fetch; rebuild it from the stored runs.
+            # attempt list covers only that fetch. Rebuild it from the stored runs.
             final = stored.attempt_record("success", None, time.time())
             metadata["attempts"] = [*stored.earlier_attempts, final]
         output = result.output

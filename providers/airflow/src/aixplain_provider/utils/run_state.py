@@ -21,9 +21,9 @@ class StoredRun:
 
     ``succeeded_max_tries`` is set once the task returned the run's output: it is the
     task instance's ``max_tries`` at that moment. Clearing a task raises
-    ``max_tries`` (Airflow 3.3 sets it to the try number plus the retries), so a
-    later try with the same value is a retry of a try whose success Airflow did not
-    record, and a different value means a user cleared the task.
+    ``max_tries``, because Airflow 3.3 sets it to the try number plus the retries. A
+    later try with the same value is therefore a retry of a try whose success Airflow
+    did not record, and a different value means a user cleared the task.
     """
 
     agent_id: str
